@@ -1,0 +1,128 @@
+package secrets
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"fmt"
+	"math/big"
+	"time"
+)
+
+// GenerateKeyMaterial makes a key in process memory as spec describes: random bytes for
+// KindSecret and KindAES; a key pair with a self-signed certificate (SelfSignedCertificate)
+// for KindRSA and KindEC. Software stores use it for Generate.
+func GenerateKeyMaterial(spec KeySpec) (KeyMaterial, error) {
+	km := KeyMaterial{Kind: spec.Kind, Algorithm: spec.Algorithm, Extractable: true}
+	switch spec.Kind {
+	case KindSecret, KindAES:
+		bits := spec.Bits
+		if bits == 0 {
+			bits = 256
+		}
+		if spec.Kind == KindAES && bits != 128 && bits != 192 && bits != 256 {
+			return KeyMaterial{}, fmt.Errorf("secrets: AES key of %d bits: want 128, 192 or 256", bits)
+		}
+		if spec.Kind == KindSecret && (bits < 256 || bits%8 != 0 || bits > 8192) {
+			return KeyMaterial{}, fmt.Errorf("secrets: HMAC key of %d bits: want a multiple of 8 from 256 (IDM's JWT session needs 256)", bits)
+		}
+		km.Secret = make([]byte, bits/8)
+		if _, err := rand.Read(km.Secret); err != nil {
+			return KeyMaterial{}, err
+		}
+		if km.Algorithm == "" {
+			km.Algorithm = map[Kind]string{KindSecret: "HmacSHA256", KindAES: "AES"}[spec.Kind]
+		}
+		return km, nil
+	case KindRSA:
+		bits := spec.Bits
+		if bits == 0 {
+			bits = 2048
+		}
+		if bits < 2048 || bits > 8192 {
+			return KeyMaterial{}, fmt.Errorf("secrets: RSA key of %d bits: want 2048 to 8192", bits)
+		}
+		k, err := rsa.GenerateKey(rand.Reader, bits)
+		if err != nil {
+			return KeyMaterial{}, err
+		}
+		km.Private = k
+	case KindEC:
+		c, err := CurveForBits(spec.Bits)
+		if err != nil {
+			return KeyMaterial{}, err
+		}
+		k, err := ecdsa.GenerateKey(c, rand.Reader)
+		if err != nil {
+			return KeyMaterial{}, err
+		}
+		km.Private = k
+	default:
+		return KeyMaterial{}, fmt.Errorf("secrets: cannot generate a key of kind %v", spec.Kind)
+	}
+	cert, err := SelfSignedCertificate(km.Private.(crypto.Signer), spec)
+	if err != nil {
+		return KeyMaterial{}, err
+	}
+	km.Chain = []*x509.Certificate{cert}
+	return km, nil
+}
+
+// CurveForBits returns P-256, P-384 or P-521 for 256 (or 0), 384 and 521.
+func CurveForBits(bits int) (elliptic.Curve, error) {
+	switch bits {
+	case 0, 256:
+		return elliptic.P256(), nil
+	case 384:
+		return elliptic.P384(), nil
+	case 521:
+		return elliptic.P521(), nil
+	}
+	return nil, fmt.Errorf("secrets: EC key of %d bits: want 256, 384 or 521", bits)
+}
+
+// SelfSignedCertificate makes the self-signed certificate keytool -genkeypair and IDM's
+// populateDefaults make for a key pair: subject = issuer = spec.Subject, serial = the epoch
+// milliseconds of its making, validity spec.NotBefore (default now) to spec.NotAfter (default
+// ten years later), signed SHA512withRSA for RSA keys and SHA256/384/512withECDSA by curve.
+func SelfSignedCertificate(key crypto.Signer, spec KeySpec) (*x509.Certificate, error) {
+	now := time.Now()
+	nb, na := spec.NotBefore, spec.NotAfter
+	if nb.IsZero() {
+		nb = now
+	}
+	if na.IsZero() {
+		na = nb.AddDate(10, 0, 0)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(now.UnixMilli()),
+		Subject:               spec.Subject,
+		Issuer:                spec.Subject,
+		NotBefore:             nb,
+		NotAfter:              na,
+		BasicConstraintsValid: false,
+	}
+	switch k := key.Public().(type) {
+	case *rsa.PublicKey:
+		tmpl.SignatureAlgorithm = x509.SHA512WithRSA
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P384():
+			tmpl.SignatureAlgorithm = x509.ECDSAWithSHA384
+		case elliptic.P521():
+			tmpl.SignatureAlgorithm = x509.ECDSAWithSHA512
+		default:
+			tmpl.SignatureAlgorithm = x509.ECDSAWithSHA256
+		}
+	default:
+		return nil, fmt.Errorf("secrets: self-signed certificate for a %T key: want RSA or ECDSA", k)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: making a self-signed certificate: %w", err)
+	}
+	return x509.ParseCertificate(der)
+}
