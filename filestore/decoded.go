@@ -23,4 +23,10 @@ type decoded struct {
 	Alias    string
 	Created  time.Time
 	Material secrets.KeyMaterial
+
+	// key, for a PKCS#12 key entry, is its bag still encrypted: Material holds only the
+	// chain until (*p12Key).decrypt fills in the rest on first use. nil for other formats.
+	key *p12Key
+	// localKeyID links a PKCS#12 key bag to its certificate; nil for other formats.
+	localKeyID []byte
 }
