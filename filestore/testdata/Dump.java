@@ -3,8 +3,8 @@
 //
 //   java Dump.java OUT.json FILE:TYPE:STOREPASS:KEYPASS ...
 //
-// Per alias: kind (secret, AES, RSA, EC, certificate), Java algorithm name, creation time
-// (epoch ms), and
+// Per alias: kind (AES, secret for any other secret key, RSA, EC, certificate), Java algorithm name, creation time
+// (epoch ms; absent for PKCS12 trusted certificates, which store none), and
 //   secret keys:  the raw key (hex) and HMAC-SHA256 under it over the 64 bytes 00 01 .. 3f;
 //   key pairs:    SHA-256 of the PKCS#8 encoding, of the SubjectPublicKeyInfo, of each
 //                 certificate DER (leaf first), and a signature over 00 .. 3f (SHA256withRSA,
@@ -66,12 +66,15 @@ public class Dump {
             for (int a = 0; a < aliases.size(); a++) {
                 String alias = aliases.get(a);
                 List<String> fields = new ArrayList<>();
-                fields.add("\"created\": " + ks.getCreationDate(alias).getTime());
+                // A PKCS12 trusted-certificate bag stores no date: Java reports the load time.
+                if (ks.isKeyEntry(alias) || !type.equals("PKCS12")) {
+                    fields.add("\"created\": " + ks.getCreationDate(alias).getTime());
+                }
                 if (ks.isKeyEntry(alias)) {
                     Key k = ks.getKey(alias, keyPass.toCharArray());
                     fields.add("\"algorithm\": " + q(k.getAlgorithm()));
                     if (k instanceof SecretKey) {
-                        String kind = k.getAlgorithm().startsWith("Hmac") ? "secret" : k.getAlgorithm();
+                        String kind = k.getAlgorithm().equalsIgnoreCase("AES") ? "AES" : "secret";
                         fields.add(0, "\"kind\": " + q(kind));
                         fields.add("\"secretHex\": " + q(HEX.formatHex(k.getEncoded())));
                         Mac mac = Mac.getInstance("HmacSHA256");

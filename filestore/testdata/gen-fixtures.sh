@@ -13,6 +13,8 @@
 #   keystore.jceks        JCEKS, -importkeystore of keystore.p12 (store password = key password)
 #   keystore.jks          JKS, the RSA and EC key pairs of keystore.p12 (JKS holds no secret keys)
 #   keystore-keypass.jceks JCEKS whose key password (keypass1) differs from the store password
+#   importpass.jceks      JCEKS holding a password (keytool -importpass: PBEWithMD5AndDES key, which
+#                         Java serializes as a java.security.KeyRep)
 #   truststore.jks        JKS truststore: the certificates of openidm-localhost and selfservice
 #   truststore.p12        PKCS12 truststore: the same certificates
 #   expected.json         what Java reads from each of them
@@ -23,7 +25,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here}
 mkdir -p "$out"
 cd "$out"
-rm -f keystore.p12 keystore.jceks keystore.jks keystore-keypass.jceks truststore.jks truststore.p12 \
+rm -f keystore.p12 keystore.jceks keystore.jks keystore-keypass.jceks importpass.jceks truststore.jks truststore.p12 \
 	expected.json localhost.cer selfservice.cer
 
 kt() { keytool "$@" 2>&1 | { grep -v -e 'proprietary format' -e 'migrate to PKCS12' -e '^$' -e '^Warning:' || true; }; }
@@ -58,6 +60,9 @@ kt -genseckey -alias hmac-keypass -keyalg HmacSHA256 -keysize 256 "${KP[@]}"
 kt -genkeypair -alias rsa-keypass -keyalg RSA -keysize 2048 -validity 3650 \
 	-dname 'CN=rsa-keypass, O=secretstores test' "${KP[@]}"
 
+printf 'hunter2pw\nhunter2pw\n' | kt -importpass -alias idm-password -keystore importpass.jceks -storetype JCEKS \
+	-storepass changeit -keypass changeit
+
 for a in openidm-localhost selfservice; do
 	kt -exportcert -alias "$a" -file "$a.cer" "${P12[@]}"
 	kt -importcert -noprompt -alias "$a" -file "$a.cer" -keystore truststore.jks -storetype JKS -storepass changeit
@@ -70,5 +75,6 @@ java "$here/Dump.java" expected.json \
 	keystore.jceks:JCEKS:changeit:changeit \
 	keystore.jks:JKS:changeit:changeit \
 	keystore-keypass.jceks:JCEKS:changeit:keypass1 \
+	importpass.jceks:JCEKS:changeit:changeit \
 	truststore.jks:JKS:changeit:changeit \
 	truststore.p12:PKCS12:changeit:changeit
