@@ -1,0 +1,345 @@
+package secrets
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Properties supply the values of &{name|default} expressions in secrets.json.
+type Properties interface {
+	// Lookup returns the value of the property name and whether it is defined.
+	Lookup(name string) (string, bool)
+}
+
+// PropertiesFunc adapts a function to Properties.
+type PropertiesFunc func(name string) (string, bool)
+
+// Lookup calls f.
+func (f PropertiesFunc) Lookup(name string) (string, bool) { return f(name) }
+
+// MapProperties returns Properties over a map.
+func MapProperties(m map[string]string) Properties {
+	return PropertiesFunc(func(name string) (string, bool) { v, ok := m[name]; return v, ok })
+}
+
+// EnvName returns the environment variable IDM reads for a property: upper case, with '.' and
+// '-' as '_' (openidm.keystore.password → OPENIDM_KEYSTORE_PASSWORD).
+func EnvName(property string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '.' || r == '-' {
+			return '_'
+		}
+		return r
+	}, strings.ToUpper(property))
+}
+
+// EnvProperties returns Properties read from the environment as IDM reads them (EnvName).
+func EnvProperties() Properties {
+	return PropertiesFunc(func(name string) (string, bool) { return os.LookupEnv(EnvName(name)) })
+}
+
+// Layered returns Properties that ask each of ps in turn; the first that defines a name wins.
+// IDM's precedence, highest first: environment, system properties, expression files,
+// config.properties; so Layered(EnvProperties(), bootProperties) is the usual order.
+func Layered(ps ...Properties) Properties {
+	return PropertiesFunc(func(name string) (string, bool) {
+		for _, p := range ps {
+			if p == nil {
+				continue
+			}
+			if v, ok := p.Lookup(name); ok {
+				return v, true
+			}
+		}
+		return "", false
+	})
+}
+
+// MaxPropertiesSize bounds a properties file.
+const MaxPropertiesSize = 1 << 20
+
+// ReadPropertiesFile reads a Java .properties file (IDM's boot.properties, config.properties):
+// key=value, key:value or key value; '#' and '!' comments; '\' line continuations; escapes
+// \t \n \r \f \uXXXX. A key defined twice is an error.
+func ReadPropertiesFile(path string) (Properties, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: reading properties: %w", err)
+	}
+	defer f.Close()
+	m, err := ParseProperties(io.LimitReader(f, MaxPropertiesSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("secrets: %s: %w", path, err)
+	}
+	return MapProperties(m), nil
+}
+
+// ParseProperties parses Java .properties text (see ReadPropertiesFile).
+func ParseProperties(r io.Reader) (map[string]string, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxPropertiesSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxPropertiesSize {
+		return nil, fmt.Errorf("properties larger than %d bytes", MaxPropertiesSize)
+	}
+	m := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 4096), MaxPropertiesSize)
+	lineNo := 0
+	var logical strings.Builder
+	start := 0
+	for sc.Scan() {
+		lineNo++
+		line := strings.TrimLeft(sc.Text(), " \t\f")
+		if logical.Len() == 0 {
+			start = lineNo
+			if line == "" || line[0] == '#' || line[0] == '!' {
+				continue
+			}
+		}
+		// An odd number of trailing backslashes continues the line.
+		n := len(line) - len(strings.TrimRight(line, `\`))
+		if n%2 == 1 {
+			logical.WriteString(line[:len(line)-1])
+			continue
+		}
+		logical.WriteString(line)
+		if err := addProperty(m, logical.String(), start); err != nil {
+			return nil, err
+		}
+		logical.Reset()
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if logical.Len() > 0 {
+		if err := addProperty(m, logical.String(), start); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func addProperty(m map[string]string, line string, lineNo int) error {
+	// The key ends at the first unescaped '=', ':' or white space.
+	end := len(line)
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		if c == '\\' {
+			i++
+			continue
+		}
+		if c == '=' || c == ':' || c == ' ' || c == '\t' || c == '\f' {
+			end = i
+			break
+		}
+	}
+	key, err := unescapeProperty(line[:end])
+	if err != nil {
+		return fmt.Errorf("line %d: %w", lineNo, err)
+	}
+	rest := strings.TrimLeft(line[end:], " \t\f")
+	if rest != "" && (rest[0] == '=' || rest[0] == ':') {
+		rest = strings.TrimLeft(rest[1:], " \t\f")
+	}
+	val, err := unescapeProperty(rest)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", lineNo, err)
+	}
+	if _, dup := m[key]; dup {
+		return fmt.Errorf("line %d: property %q is defined twice", lineNo, key)
+	}
+	m[key] = val
+	return nil
+}
+
+func unescapeProperty(s string) (string, error) {
+	if !strings.Contains(s, `\`) {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 == len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch s[i] {
+		case 't':
+			b.WriteByte('\t')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 'f':
+			b.WriteByte('\f')
+		case 'u':
+			if i+5 > len(s) {
+				return "", errors.New(`malformed \uXXXX escape`)
+			}
+			v, err := strconv.ParseUint(s[i+1:i+5], 16, 16)
+			if err != nil {
+				return "", errors.New(`malformed \uXXXX escape`)
+			}
+			b.WriteRune(rune(v))
+			i += 4
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String(), nil
+}
+
+// Limits of expression expansion.
+const (
+	maxExprDepth  = 32
+	maxExprOutput = 1 << 20
+)
+
+// An ExprError is a failure to expand a &{...} expression: an undefined property without a
+// default, a cycle, or a malformed expression. It names the property and, when it came from
+// a JSON file, the JSON path of the string.
+type ExprError struct {
+	Path     string // JSON path, e.g. /stores/0/config/storePassword; "" outside JSON
+	Property string // the property concerned, "" for a syntax error
+	Err      error
+}
+
+func (e *ExprError) Error() string {
+	var b strings.Builder
+	b.WriteString("secrets: ")
+	if e.Path != "" {
+		b.WriteString("at ")
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	if e.Property != "" {
+		b.WriteString("property ")
+		b.WriteString(strconv.Quote(e.Property))
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *ExprError) Unwrap() error { return e.Err }
+
+// ErrUndefinedProperty: an expression names a property that no source defines and gives no
+// default.
+var ErrUndefinedProperty = errors.New("undefined, and the expression has no default: define it (environment, boot.properties) or write &{name|default}")
+
+// Expand replaces every &{name|default} expression in s by the property's value, itself
+// expanded. Names and defaults may contain expressions (innermost first); literals may
+// surround them. An undefined property without default, a cycle, an unterminated expression
+// or more than 32 levels of nesting is an *ExprError. Property values never appear in errors.
+func Expand(s string, props Properties) (string, error) {
+	if !strings.Contains(s, "&{") {
+		return s, nil
+	}
+	x := expander{props: props}
+	out, err := x.expand(s, 0)
+	if err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+type expander struct {
+	props Properties
+	stack []string // properties being expanded, for cycle detection
+	size  int
+}
+
+func (x *expander) expand(s string, depth int) (string, error) {
+	if depth > maxExprDepth {
+		return "", &ExprError{Err: fmt.Errorf("expressions nest more than %d deep", maxExprDepth)}
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "&{")
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		b.WriteString(s[:i])
+		end, bar, err := matchExpr(s, i+2)
+		if err != nil {
+			return "", err
+		}
+		nameExpr := s[i+2 : end]
+		var defExpr *string
+		if bar >= 0 {
+			nameExpr = s[i+2 : bar]
+			d := s[bar+1 : end]
+			defExpr = &d
+		}
+		name, err := x.expand(nameExpr, depth+1)
+		if err != nil {
+			return "", err
+		}
+		val, err := x.property(name, defExpr, depth)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(val)
+		x.size += len(val)
+		if x.size > maxExprOutput {
+			return "", &ExprError{Property: name, Err: fmt.Errorf("expansion exceeds %d bytes", maxExprOutput)}
+		}
+		s = s[end+1:]
+	}
+	return b.String(), nil
+}
+
+func (x *expander) property(name string, def *string, depth int) (string, error) {
+	for _, n := range x.stack {
+		if n == name {
+			return "", &ExprError{Property: name, Err: fmt.Errorf("refers to itself through %s", strings.Join(append(x.stack, name), " → "))}
+		}
+	}
+	var v string
+	var ok bool
+	if x.props != nil {
+		v, ok = x.props.Lookup(name)
+	}
+	if !ok {
+		if def == nil {
+			return "", &ExprError{Property: name, Err: ErrUndefinedProperty}
+		}
+		return x.expand(*def, depth+1)
+	}
+	x.stack = append(x.stack, name)
+	out, err := x.expand(v, depth+1)
+	x.stack = x.stack[:len(x.stack)-1]
+	return out, err
+}
+
+// matchExpr finds the '}' closing the expression whose body starts at s[start:], and the
+// first '|' at its own nesting level (-1 when none).
+func matchExpr(s string, start int) (end, bar int, err error) {
+	depth := 0
+	bar = -1
+	for i := start; i < len(s); i++ {
+		switch {
+		case s[i] == '&' && i+1 < len(s) && s[i+1] == '{':
+			depth++
+			i++
+		case s[i] == '}':
+			if depth == 0 {
+				return i, bar, nil
+			}
+			depth--
+		case s[i] == '|' && depth == 0 && bar < 0:
+			bar = i
+		}
+	}
+	return 0, 0, &ExprError{Err: fmt.Errorf("unterminated &{ expression at byte %d: add the closing '}'", start-2)}
+}
