@@ -437,8 +437,11 @@ func (e *javaEntry) decrypt(keyPassword string) (decoded, error) {
 		}
 		alg, key, err := secretKeyFromSerial(plain)
 		clear(plain)
-		if err != nil {
+		if errors.Is(err, errJSer) {
+			// Padding passed by chance, but the plaintext is not Java serialization.
 			return d, e.keyPassError(err)
+		} else if err != nil {
+			return d, fmt.Errorf("filestore: %s: alias %q: secret key: %w", e.format, e.alias, err)
 		}
 		d.Material = secrets.KeyMaterial{Kind: secretKind(alg), Secret: key, Algorithm: alg, Extractable: true}
 		if d.Material.Kind == secrets.KindAES && len(key) != 16 && len(key) != 24 && len(key) != 32 {
@@ -447,23 +450,9 @@ func (e *javaEntry) decrypt(keyPassword string) (decoded, error) {
 		}
 		return d, nil
 	}
-	epki, err := parseJavaEPKI(e.epki)
+	pkcs8, err := e.privateKeyPKCS8(keyPassword)
 	if err != nil {
-		return d, fmt.Errorf("filestore: %s: alias %q: %w", e.format, e.alias, err)
-	}
-	var pkcs8 []byte
-	if epki.Algorithm.Algorithm.Equal(oidSunJDKKeyProtector) {
-		pkcs8, err = jdkKeyProtectorRecover(keyPassword, epki.Data)
-	} else {
-		var salt []byte
-		var n int
-		if salt, n, err = parseSunPBEParams(epki.Algorithm.Parameters.FullBytes); err != nil {
-			return d, fmt.Errorf("filestore: %s: alias %q: %w", e.format, e.alias, err)
-		}
-		pkcs8, err = sunPBEDecrypt(keyPassword, salt, n, epki.Data)
-	}
-	if err != nil {
-		return d, e.keyPassError(err)
+		return d, err
 	}
 	defer clear(pkcs8)
 	key, err := x509.ParsePKCS8PrivateKey(pkcs8)
@@ -483,6 +472,33 @@ func (e *javaEntry) decrypt(keyPassword string) (decoded, error) {
 		return d, fmt.Errorf("filestore: %s: alias %q: private key of type %T: %w", e.format, e.alias, key, errors.ErrUnsupported)
 	}
 	return d, nil
+}
+
+// privateKeyPKCS8 decrypts a private-key entry (tag 1) to its PKCS#8 bytes, which the caller
+// should clear.
+func (e *javaEntry) privateKeyPKCS8(keyPassword string) ([]byte, error) {
+	if e.tag != javaTagPrivateKey {
+		return nil, fmt.Errorf("filestore: %s: alias %q is not a private-key entry", e.format, e.alias)
+	}
+	epki, err := parseJavaEPKI(e.epki)
+	if err != nil {
+		return nil, fmt.Errorf("filestore: %s: alias %q: %w", e.format, e.alias, err)
+	}
+	var pkcs8 []byte
+	if epki.Algorithm.Algorithm.Equal(oidSunJDKKeyProtector) {
+		pkcs8, err = jdkKeyProtectorRecover(keyPassword, epki.Data)
+	} else {
+		var salt []byte
+		var n int
+		if salt, n, err = parseSunPBEParams(epki.Algorithm.Parameters.FullBytes); err != nil {
+			return nil, fmt.Errorf("filestore: %s: alias %q: %w", e.format, e.alias, err)
+		}
+		pkcs8, err = sunPBEDecrypt(keyPassword, salt, n, epki.Data)
+	}
+	if err != nil {
+		return nil, e.keyPassError(err)
+	}
+	return pkcs8, nil
 }
 
 func (e *javaEntry) keyPassError(cause error) error {
