@@ -1,0 +1,297 @@
+package hsmstore
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config says which PKCS#11 module and token a Store opens, and how to log in.
+//
+// Exactly one token selector is used: URI's token attributes, TokenLabel, TokenSerial, SlotID
+// or SlotListIndex (checked in that order; SlotListIndex 0 is the default when none is set,
+// as in SunPKCS11). The PIN comes from PIN, else PINEnv, else PINFile, else the URI's
+// pin-value or pin-source. A PIN is never logged or put into an error.
+type Config struct {
+	// Name is the store's name (Store.Name); "" means the token label.
+	Name string
+	// Library is the path of the PKCS#11 module (.so). A URI's module-path may supply it.
+	Library string
+
+	// URI is an RFC 7512 "pkcs11:" URI. Token attributes (token, serial, manufacturer,
+	// model, slot-id, slot-description, slot-manufacturer) select the token; module-path
+	// gives Library; pin-value and pin-source (a file path or file: URI) give the PIN.
+	// Object attributes (object, id, type) are ignored: aliases name objects.
+	URI string
+
+	TokenLabel  string
+	TokenSerial string
+	// SlotID selects the slot with this ID (SunPKCS11 "slot").
+	SlotID *uint
+	// SlotListIndex selects the index'th slot with a token (SunPKCS11 "slotListIndex").
+	SlotListIndex *int
+
+	PIN     string
+	PINEnv  string // name of an environment variable holding the PIN
+	PINFile string // file holding the PIN (one trailing newline is dropped)
+
+	// MaxSessions bounds the sessions this token's connection opens (default 16, at least
+	// 2). PoolWaitTimeout is how long an operation waits for a free session (default 30s).
+	MaxSessions     int
+	PoolWaitTimeout time.Duration
+
+	// Templates are SunPKCS11 attribute templates applied when keys are generated or
+	// imported, over safe defaults (see Generate and Import).
+	Templates []Template
+}
+
+// Operations of a Template (the first element of SunPKCS11 "attributes(op, class, keytype)").
+const (
+	OpAny      = "*"
+	OpGenerate = "generate"
+	OpImport   = "import"
+)
+
+// Any is the wildcard Class or KeyType of a Template.
+const Any = ^uint(0)
+
+// A Template is one SunPKCS11 "attributes(op, class, keytype) = { ... }" block. Templates
+// that match an object apply in order, later ones winning; then hsmstore sets the attributes
+// that make keytool's layout (class, key type, label, id, CKA_TOKEN, CKA_PRIVATE) and,
+// when KeySpec or KeyMaterial ask for Extractable, CKA_EXTRACTABLE=true and
+// CKA_SENSITIVE=false.
+type Template struct {
+	Op      string // OpAny, OpGenerate or OpImport
+	Class   uint   // CKO_* or Any
+	KeyType uint   // CKK_* or Any
+	Attrs   []Attr
+}
+
+// An Attr is one attribute of a Template.
+type Attr struct {
+	Type uint // CKA_*
+	// Value is the attribute's encoding as PKCS#11 expects it: one byte 0 or 1 for a CK_BBOOL,
+	// a native-endian CK_ULONG for a number, the bytes otherwise. Use Bool, Ulong or Bytes.
+	Value []byte
+	// Null removes the attribute (SunPKCS11 "null").
+	Null bool
+}
+
+// Bool returns an Attr holding a CK_BBOOL.
+func Bool(t uint, v bool) Attr {
+	if v {
+		return Attr{Type: t, Value: []byte{1}}
+	}
+	return Attr{Type: t, Value: []byte{0}}
+}
+
+// Ulong returns an Attr holding a CK_ULONG (native byte order, native size).
+func Ulong(t uint, v uint) Attr { return Attr{Type: t, Value: ulongBytes(v)} }
+
+// Bytes returns an Attr holding bytes.
+func Bytes(t uint, v []byte) Attr { return Attr{Type: t, Value: append([]byte(nil), v...)} }
+
+// selector is the resolved token selection of a Config.
+type selector struct {
+	label, serial, manufacturer, model, slotDesc, slotManuf string
+	slotID                                                  *uint
+	slotIndex                                               *int
+}
+
+func (s selector) String() string {
+	var parts []string
+	if s.label != "" {
+		parts = append(parts, "label "+strconv.Quote(s.label))
+	}
+	if s.serial != "" {
+		parts = append(parts, "serial "+strconv.Quote(s.serial))
+	}
+	if s.manufacturer != "" {
+		parts = append(parts, "manufacturer "+strconv.Quote(s.manufacturer))
+	}
+	if s.model != "" {
+		parts = append(parts, "model "+strconv.Quote(s.model))
+	}
+	if s.slotDesc != "" {
+		parts = append(parts, "slot description "+strconv.Quote(s.slotDesc))
+	}
+	if s.slotManuf != "" {
+		parts = append(parts, "slot manufacturer "+strconv.Quote(s.slotManuf))
+	}
+	if s.slotID != nil {
+		parts = append(parts, "slot id "+strconv.FormatUint(uint64(*s.slotID), 10))
+	}
+	if s.slotIndex != nil {
+		parts = append(parts, "slot list index "+strconv.Itoa(*s.slotIndex))
+	}
+	if len(parts) == 0 {
+		return "slot list index 0"
+	}
+	return strings.Join(parts, ", ")
+}
+
+const maxPINFile = 4096
+
+// resolve returns the library, token selector and PIN of c.
+func (c *Config) resolve() (lib string, sel selector, pin string, err error) {
+	lib = c.Library
+	var uriPIN, uriPINSource string
+	if c.URI != "" {
+		u, err := parseURI(c.URI)
+		if err != nil {
+			return "", sel, "", err
+		}
+		sel = u.sel
+		if lib == "" {
+			lib = u.modulePath
+		}
+		uriPIN, uriPINSource = u.pinValue, u.pinSource
+	}
+	if c.TokenLabel != "" || c.TokenSerial != "" || c.SlotID != nil || c.SlotListIndex != nil {
+		if c.URI != "" && (sel != selector{}) {
+			return "", sel, "", errors.New("hsmstore: config selects the token both by URI and by TokenLabel/TokenSerial/SlotID/SlotListIndex")
+		}
+		n := 0
+		for _, set := range []bool{c.TokenLabel != "", c.TokenSerial != "", c.SlotID != nil, c.SlotListIndex != nil} {
+			if set {
+				n++
+			}
+		}
+		if n > 1 {
+			return "", sel, "", errors.New("hsmstore: config sets more than one of TokenLabel, TokenSerial, SlotID and SlotListIndex")
+		}
+		sel = selector{label: c.TokenLabel, serial: c.TokenSerial, slotID: c.SlotID, slotIndex: c.SlotListIndex}
+	}
+	if sel.slotIndex != nil && *sel.slotIndex < 0 {
+		return "", sel, "", fmt.Errorf("hsmstore: negative slot list index %d", *sel.slotIndex)
+	}
+	if lib == "" {
+		return "", sel, "", errors.New("hsmstore: config has no Library (PKCS#11 module path)")
+	}
+	switch {
+	case c.PIN != "":
+		pin = c.PIN
+	case c.PINEnv != "":
+		v, ok := os.LookupEnv(c.PINEnv)
+		if !ok {
+			return "", sel, "", fmt.Errorf("hsmstore: PIN environment variable %s is not set", c.PINEnv)
+		}
+		pin = v
+	case c.PINFile != "":
+		pin, err = readPINFile(c.PINFile)
+	case uriPIN != "":
+		pin = uriPIN
+	case uriPINSource != "":
+		pin, err = readPINFile(strings.TrimPrefix(uriPINSource, "file:"))
+	}
+	return lib, sel, pin, err
+}
+
+func readPINFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("hsmstore: PIN file: %w", err)
+	}
+	defer f.Close()
+	b := make([]byte, maxPINFile+1)
+	n, _ := f.Read(b)
+	if n > maxPINFile {
+		return "", fmt.Errorf("hsmstore: PIN file %s is larger than %d bytes", path, maxPINFile)
+	}
+	s := string(b[:n])
+	s = strings.TrimSuffix(s, "\n")
+	s = strings.TrimSuffix(s, "\r")
+	return s, nil
+}
+
+type uri struct {
+	sel                             selector
+	modulePath, pinValue, pinSource string
+}
+
+const maxURI = 8192
+
+// parseURI parses the parts of an RFC 7512 PKCS#11 URI that select a token and log in.
+func parseURI(s string) (*uri, error) {
+	if len(s) > maxURI {
+		return nil, errors.New("hsmstore: pkcs11 URI too long")
+	}
+	if !strings.HasPrefix(strings.ToLower(s), "pkcs11:") {
+		return nil, errors.New(`hsmstore: URI does not start with "pkcs11:"`)
+	}
+	rest := s[len("pkcs11:"):]
+	path, query, _ := strings.Cut(rest, "?")
+	u := &uri{}
+	seen := map[string]bool{}
+	parse := func(part string, sep string, isQuery bool) error {
+		if part == "" {
+			return nil
+		}
+		for _, attr := range strings.Split(part, sep) {
+			if attr == "" {
+				continue
+			}
+			k, v, ok := strings.Cut(attr, "=")
+			if !ok {
+				return fmt.Errorf("hsmstore: pkcs11 URI attribute %q has no '='", truncate(k))
+			}
+			k = strings.ToLower(k)
+			val, err := url.PathUnescape(v)
+			if err != nil {
+				return fmt.Errorf("hsmstore: pkcs11 URI attribute %s: bad percent-encoding", truncate(k))
+			}
+			if seen[k] {
+				return fmt.Errorf("hsmstore: pkcs11 URI repeats attribute %s", truncate(k))
+			}
+			seen[k] = true
+			switch k {
+			case "token":
+				u.sel.label = val
+			case "serial":
+				u.sel.serial = val
+			case "manufacturer":
+				u.sel.manufacturer = val
+			case "model":
+				u.sel.model = val
+			case "slot-description":
+				u.sel.slotDesc = val
+			case "slot-manufacturer":
+				u.sel.slotManuf = val
+			case "slot-id":
+				id, err := strconv.ParseUint(val, 10, 64)
+				if err != nil {
+					return errors.New("hsmstore: pkcs11 URI slot-id is not a number")
+				}
+				x := uint(id)
+				u.sel.slotID = &x
+			case "module-path":
+				u.modulePath = val
+			case "pin-value":
+				u.pinValue = val
+			case "pin-source":
+				u.pinSource = val
+			default:
+				// library-*, object, id, type, module-name ... : not needed to open a token.
+			}
+		}
+		return nil
+	}
+	if err := parse(path, ";", false); err != nil {
+		return nil, err
+	}
+	if err := parse(query, "&", true); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}

@@ -1,0 +1,596 @@
+//go:build cgo
+
+package hsmstore
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"time"
+
+	"github.com/miekg/pkcs11"
+
+	"github.com/secretstores/secretstores/secrets"
+)
+
+// tmplBuilder merges attributes in order: later ones replace earlier ones of the same type.
+type tmplBuilder struct {
+	order []uint
+	vals  map[uint]Attr
+}
+
+func (b *tmplBuilder) add(as ...Attr) {
+	if b.vals == nil {
+		b.vals = map[uint]Attr{}
+	}
+	for _, a := range as {
+		if _, ok := b.vals[a.Type]; !ok {
+			b.order = append(b.order, a.Type)
+		}
+		b.vals[a.Type] = a
+	}
+}
+
+func (b *tmplBuilder) attrs() []*pkcs11.Attribute {
+	out := make([]*pkcs11.Attribute, 0, len(b.order))
+	for _, t := range b.order {
+		a := b.vals[t]
+		if a.Null {
+			continue
+		}
+		out = append(out, &pkcs11.Attribute{Type: t, Value: append([]byte(nil), a.Value...)})
+	}
+	return out
+}
+
+// template returns defaults, overridden by the store's matching SunPKCS11 templates in order,
+// overridden by forced: SunPKCS11's TemplateManager order.
+func (s *Store) template(op string, cls, kt uint, defaults, forced []Attr) []*pkcs11.Attribute {
+	var b tmplBuilder
+	b.add(defaults...)
+	for _, t := range s.tmpl {
+		if (t.Op == OpAny || t.Op == op) && (t.Class == Any || t.Class == cls) && (t.KeyType == Any || t.KeyType == kt) {
+			b.add(t.Attrs...)
+		}
+	}
+	b.add(forced...)
+	return b.attrs()
+}
+
+// manage serialises key management on one connection, so that "alias free" checks and the
+// writes that follow are not interleaved by another goroutine of this process.
+func (s *Store) manage(ctx context.Context, op, alias string, f func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return secrets.ErrClosed
+	}
+	if alias == "" {
+		return s.keyErr(op, alias, errors.New("empty alias"))
+	}
+	s.c.manageMu.Lock()
+	defer s.c.manageMu.Unlock()
+	if err := f(); err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		return s.keyErr(op, alias, err)
+	}
+	s.c.notify(secrets.Change{Aliases: []string{alias}})
+	return nil
+}
+
+// exists reports whether alias names anything on the token.
+func (s *Store) exists(ctx context.Context, alias string) (bool, error) {
+	var found bool
+	err := s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
+		hs, err := s.objectsOf(sh, alias)
+		found = len(hs) > 0
+		return false, err
+	})
+	return found, err
+}
+
+// objectsOf returns every object belonging to alias: secret keys labelled alias (or with
+// CKA_ID alias), private keys with CKA_ID or CKA_LABEL alias, certificates labelled alias or
+// with a private key's CKA_ID, and public keys with a private key's CKA_ID.
+func (s *Store) objectsOf(sh pkcs11.SessionHandle, alias string) ([]pkcs11.ObjectHandle, error) {
+	p := s.c.p11
+	a := []byte(alias)
+	var all []pkcs11.ObjectHandle
+	find := func(tmpl ...*pkcs11.Attribute) error {
+		hs, err := findObjects(p, sh, tmpl)
+		all = union(all, hs)
+		return err
+	}
+	if err := find(class(pkcs11.CKO_SECRET_KEY), pkcs11.NewAttribute(pkcs11.CKA_LABEL, a)); err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		if err := find(class(pkcs11.CKO_SECRET_KEY), pkcs11.NewAttribute(pkcs11.CKA_ID, a)); err != nil {
+			return nil, err
+		}
+	}
+	privs, err := findObjects(p, sh, []*pkcs11.Attribute{class(pkcs11.CKO_PRIVATE_KEY), pkcs11.NewAttribute(pkcs11.CKA_ID, a)})
+	if err != nil {
+		return nil, err
+	}
+	privsL, err := findObjects(p, sh, []*pkcs11.Attribute{class(pkcs11.CKO_PRIVATE_KEY), pkcs11.NewAttribute(pkcs11.CKA_LABEL, a)})
+	if err != nil {
+		return nil, err
+	}
+	privs = union(privs, privsL)
+	all = union(all, privs)
+	ids := [][]byte{a}
+	for _, h := range privs {
+		if id := attrs(p, sh, h, pkcs11.CKA_ID)[pkcs11.CKA_ID]; len(id) > 0 && string(id) != alias {
+			ids = append(ids, id)
+		}
+	}
+	if err := find(class(pkcs11.CKO_CERTIFICATE), pkcs11.NewAttribute(pkcs11.CKA_LABEL, a)); err != nil {
+		return nil, err
+	}
+	if len(privs) > 0 {
+		for _, id := range ids {
+			if err := find(class(pkcs11.CKO_CERTIFICATE), pkcs11.NewAttribute(pkcs11.CKA_ID, id)); err != nil {
+				return nil, err
+			}
+			if err := find(class(pkcs11.CKO_PUBLIC_KEY), pkcs11.NewAttribute(pkcs11.CKA_ID, id)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return all, nil
+}
+
+// Delete removes every object of alias (see objectsOf): what keytool -delete removes, plus a
+// public-key object of the same CKA_ID. It wraps secrets.ErrNotFound when there is none.
+// Entries already resolved for alias fail afterwards with a token error.
+func (s *Store) Delete(ctx context.Context, alias string) error {
+	return s.manage(ctx, "delete", alias, func() error {
+		return s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) { return false, s.destroyAlias(sh, alias) })
+	})
+}
+
+func (s *Store) destroyAlias(sh pkcs11.SessionHandle, alias string) error {
+	hs, err := s.objectsOf(sh, alias)
+	if err != nil {
+		return err
+	}
+	if len(hs) == 0 {
+		return secrets.ErrNotFound
+	}
+	for _, h := range hs {
+		if err := s.c.p11.DestroyObject(sh, h); err != nil {
+			return fmt.Errorf("C_DestroyObject: %w", err)
+		}
+	}
+	return nil
+}
+
+// Generate creates a key on the token in keytool's layout and returns its entry:
+//
+//   - KindSecret: CKK_GENERIC_SECRET (what keytool -genseckey -keyalg HmacSHA256 stores), 256
+//     bits by default, CKA_LABEL = alias, no CKA_ID;
+//   - KindAES: CKK_AES, 128/192/256 bits (default 256);
+//   - KindRSA (2048, 3072, 4096) and KindEC (P-256, P-384, P-521): a key pair generated on
+//     the token, the private key with CKA_ID = alias and no label, and a self-signed
+//     certificate (Subject, default CN=alias) with CKA_LABEL = CKA_ID = alias; the public
+//     key is a session object, so no orphan public key stays behind.
+//
+// Attributes: safe defaults (CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE=true,
+// CKA_EXTRACTABLE=false, usage flags), then the Config's templates for "generate", then the
+// layout attributes; spec.Extractable forces CKA_EXTRACTABLE=true and CKA_SENSITIVE=false.
+// Fails with an error wrapping secrets.ErrExists when anything already has the alias.
+func (s *Store) Generate(ctx context.Context, alias string, spec secrets.KeySpec) (secrets.Entry, error) {
+	err := s.manage(ctx, "generate", alias, func() error {
+		if ex, err := s.exists(ctx, alias); err != nil {
+			return err
+		} else if ex {
+			return secrets.ErrExists
+		}
+		switch spec.Kind {
+		case secrets.KindSecret, secrets.KindAES:
+			return s.generateSecret(ctx, alias, spec)
+		case secrets.KindRSA, secrets.KindEC:
+			return s.generatePair(ctx, alias, spec)
+		}
+		return fmt.Errorf("cannot generate a key of kind %v: %w", spec.Kind, secrets.ErrWrongKind)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Entry(ctx, alias)
+}
+
+func secretAttrs(kind secrets.Kind, extractable bool) (kt uint, defaults []Attr) {
+	defaults = []Attr{
+		Bool(pkcs11.CKA_TOKEN, true), Bool(pkcs11.CKA_PRIVATE, true),
+		Bool(pkcs11.CKA_SENSITIVE, !extractable), Bool(pkcs11.CKA_EXTRACTABLE, extractable),
+	}
+	if kind == secrets.KindAES {
+		return pkcs11.CKK_AES, append(defaults, Bool(pkcs11.CKA_ENCRYPT, true), Bool(pkcs11.CKA_DECRYPT, true),
+			Bool(pkcs11.CKA_WRAP, true), Bool(pkcs11.CKA_UNWRAP, true))
+	}
+	return pkcs11.CKK_GENERIC_SECRET, append(defaults, Bool(pkcs11.CKA_SIGN, true), Bool(pkcs11.CKA_VERIFY, true))
+}
+
+func secretForced(alias string, kt uint, extractable bool) []Attr {
+	f := []Attr{Ulong(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY), Ulong(pkcs11.CKA_KEY_TYPE, kt),
+		Bytes(pkcs11.CKA_LABEL, []byte(alias)), Bool(pkcs11.CKA_TOKEN, true), Bool(pkcs11.CKA_PRIVATE, true)}
+	if extractable {
+		f = append(f, Bool(pkcs11.CKA_EXTRACTABLE, true), Bool(pkcs11.CKA_SENSITIVE, false))
+	}
+	return f
+}
+
+func (s *Store) generateSecret(ctx context.Context, alias string, spec secrets.KeySpec) error {
+	bits := spec.Bits
+	if bits == 0 {
+		bits = 256
+	}
+	mech := uint(pkcs11.CKM_GENERIC_SECRET_KEY_GEN)
+	if spec.Kind == secrets.KindAES {
+		if bits != 128 && bits != 192 && bits != 256 {
+			return fmt.Errorf("AES key of %d bits: want 128, 192 or 256", bits)
+		}
+		mech = pkcs11.CKM_AES_KEY_GEN
+	} else if bits < 256 || bits%8 != 0 {
+		return fmt.Errorf("secret key of %d bits: want a multiple of 8, at least 256", bits)
+	}
+	kt, defaults := secretAttrs(spec.Kind, spec.Extractable)
+	forced := append(secretForced(alias, kt, spec.Extractable), Ulong(pkcs11.CKA_VALUE_LEN, uint(bits/8)))
+	tmpl := s.template(OpGenerate, pkcs11.CKO_SECRET_KEY, kt, defaults, forced)
+	return s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
+		if _, err := s.c.p11.GenerateKey(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, tmpl); err != nil {
+			return false, fmt.Errorf("C_GenerateKey %s: %w", mechGenName(mech), err)
+		}
+		return false, nil
+	})
+}
+
+func mechGenName(m uint) string {
+	switch m {
+	case pkcs11.CKM_GENERIC_SECRET_KEY_GEN:
+		return "CKM_GENERIC_SECRET_KEY_GEN"
+	case pkcs11.CKM_AES_KEY_GEN:
+		return "CKM_AES_KEY_GEN"
+	case pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN:
+		return "CKM_RSA_PKCS_KEY_PAIR_GEN"
+	case pkcs11.CKM_EC_KEY_PAIR_GEN:
+		return "CKM_EC_KEY_PAIR_GEN"
+	}
+	return fmt.Sprintf("mechanism 0x%x", m)
+}
+
+func privDefaults(kt uint, extractable bool) []Attr {
+	d := []Attr{Bool(pkcs11.CKA_TOKEN, true), Bool(pkcs11.CKA_PRIVATE, true),
+		Bool(pkcs11.CKA_SENSITIVE, !extractable), Bool(pkcs11.CKA_EXTRACTABLE, extractable), Bool(pkcs11.CKA_SIGN, true)}
+	if kt == pkcs11.CKK_RSA {
+		d = append(d, Bool(pkcs11.CKA_DECRYPT, true), Bool(pkcs11.CKA_UNWRAP, true))
+	}
+	return d
+}
+
+func privForced(alias string, kt uint) []Attr {
+	return []Attr{Ulong(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY), Ulong(pkcs11.CKA_KEY_TYPE, kt),
+		Bytes(pkcs11.CKA_ID, []byte(alias)), Bool(pkcs11.CKA_TOKEN, true), Bool(pkcs11.CKA_PRIVATE, true)}
+}
+
+func (s *Store) generatePair(ctx context.Context, alias string, spec secrets.KeySpec) error {
+	var kt, mech uint
+	pubT := []Attr{Bool(pkcs11.CKA_VERIFY, true)}
+	var curve elliptic.Curve
+	switch spec.Kind {
+	case secrets.KindRSA:
+		bits := spec.Bits
+		if bits == 0 {
+			bits = 2048
+		}
+		if bits != 2048 && bits != 3072 && bits != 4096 {
+			return fmt.Errorf("RSA key of %d bits: want 2048, 3072 or 4096", bits)
+		}
+		kt, mech = pkcs11.CKK_RSA, pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN
+		pubT = append(pubT, Bool(pkcs11.CKA_ENCRYPT, true), Ulong(pkcs11.CKA_MODULUS_BITS, uint(bits)), Bytes(pkcs11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1}))
+	case secrets.KindEC:
+		switch spec.Bits {
+		case 0, 256:
+			curve = elliptic.P256()
+		case 384:
+			curve = elliptic.P384()
+		case 521:
+			curve = elliptic.P521()
+		default:
+			return fmt.Errorf("EC key of %d bits: want 256, 384 or 521", spec.Bits)
+		}
+		params, _ := asn1.Marshal(curveOID(curve))
+		kt, mech = pkcs11.CKK_EC, pkcs11.CKM_EC_KEY_PAIR_GEN
+		pubT = append(pubT, Bytes(pkcs11.CKA_EC_PARAMS, params))
+	}
+	pubTmpl := s.template(OpGenerate, pkcs11.CKO_PUBLIC_KEY, kt, pubT,
+		[]Attr{Ulong(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY), Ulong(pkcs11.CKA_KEY_TYPE, kt), Bool(pkcs11.CKA_TOKEN, false)})
+	privTmpl := s.template(OpGenerate, pkcs11.CKO_PRIVATE_KEY, kt, privDefaults(kt, spec.Extractable), privForced(alias, kt))
+	var privH pkcs11.ObjectHandle
+	var pub crypto.PublicKey
+	err := s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
+		p := s.c.p11
+		pubH, ph, err := p.GenerateKeyPair(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, pubTmpl, privTmpl)
+		if err != nil {
+			return false, fmt.Errorf("C_GenerateKeyPair %s: %w", mechGenName(mech), err)
+		}
+		privH = ph
+		at := attrs(p, sh, pubH, pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT, pkcs11.CKA_EC_PARAMS, pkcs11.CKA_EC_POINT)
+		pub = publicFromAttrs(kt, at)
+		_ = p.DestroyObject(sh, pubH)
+		if pub == nil {
+			_ = p.DestroyObject(sh, privH)
+			return false, errors.New("cannot read the generated public key")
+		}
+		return false, nil
+	})
+	if err != nil {
+		return err
+	}
+	cert, err := s.selfSign(ctx, alias, spec, kt, privH, pub, curve)
+	if err == nil {
+		err = s.storeCert(ctx, alias, cert, true)
+	}
+	if err != nil {
+		_ = s.do(context.Background(), func(sh pkcs11.SessionHandle) (bool, error) {
+			return false, s.c.p11.DestroyObject(sh, privH)
+		})
+		return err
+	}
+	return nil
+}
+
+// handleSigner is a crypto.Signer over a private key handle, for x509.CreateCertificate.
+type handleSigner struct {
+	ctx context.Context
+	e   secrets.EntrySigner
+	pub crypto.PublicKey
+}
+
+func (h handleSigner) Public() crypto.PublicKey { return h.pub }
+func (h handleSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return h.e.Sign(h.ctx, digest, opts)
+}
+
+func (s *Store) selfSign(ctx context.Context, alias string, spec secrets.KeySpec, kt uint, h pkcs11.ObjectHandle, pub crypto.PublicKey, curve elliptic.Curve) (*x509.Certificate, error) {
+	var e secrets.EntrySigner
+	b := base{st: s, alias: alias, pub: pub}
+	if kt == pkcs11.CKK_RSA {
+		e = &rsaKey{privKey{base: b, h: h}}
+	} else {
+		e = &ecKey{privKey: privKey{base: b, h: h}, size: (curve.Params().BitSize + 7) / 8}
+	}
+	subject := spec.Subject
+	if len(subject.ToRDNSequence()) == 0 {
+		subject = pkix.Name{CommonName: alias}
+	}
+	nb := spec.NotBefore
+	if nb.IsZero() {
+		nb = time.Now().Add(-time.Minute)
+	}
+	na := spec.NotAfter
+	if na.IsZero() {
+		na = nb.AddDate(10, 0, 0)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 63))
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial.Add(serial, big.NewInt(1)),
+		Subject:               subject,
+		NotBefore:             nb,
+		NotAfter:              na,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, handleSigner{ctx: ctx, e: e, pub: pub})
+	if err != nil {
+		return nil, fmt.Errorf("self-signed certificate: %w", err)
+	}
+	return x509.ParseCertificate(der)
+}
+
+// storeCert stores cert labelled alias (and, for a key entry, with CKA_ID = alias).
+func (s *Store) storeCert(ctx context.Context, alias string, cert *x509.Certificate, keyEntry bool) error {
+	serial, err := asn1.Marshal(cert.SerialNumber)
+	if err != nil {
+		return err
+	}
+	forced := []Attr{Ulong(pkcs11.CKA_CLASS, pkcs11.CKO_CERTIFICATE), Ulong(pkcs11.CKA_CERTIFICATE_TYPE, pkcs11.CKC_X_509),
+		Bool(pkcs11.CKA_TOKEN, true), Bytes(pkcs11.CKA_SUBJECT, cert.RawSubject), Bytes(pkcs11.CKA_ISSUER, cert.RawIssuer),
+		Bytes(pkcs11.CKA_SERIAL_NUMBER, serial), Bytes(pkcs11.CKA_VALUE, cert.Raw)}
+	if alias != "" {
+		forced = append(forced, Bytes(pkcs11.CKA_LABEL, []byte(alias)))
+		if keyEntry {
+			forced = append(forced, Bytes(pkcs11.CKA_ID, []byte(alias)))
+		}
+	}
+	tmpl := s.template(OpImport, pkcs11.CKO_CERTIFICATE, Any, []Attr{Bool(pkcs11.CKA_PRIVATE, false)}, forced)
+	return s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
+		if _, err := s.c.p11.CreateObject(sh, tmpl); err != nil {
+			return false, fmt.Errorf("C_CreateObject certificate: %w", err)
+		}
+		return false, nil
+	})
+}
+
+// Import stores key material under alias in keytool's layout (see Generate), with the
+// Config's "import" templates: secret keys (C_CreateObject with CKA_VALUE, as keytool
+// -importkeystore does), RSA and EC private keys with their certificate chain (leaf with
+// CKA_LABEL = CKA_ID = alias, CA certificates without label, skipped when already on the
+// token), and trusted certificates (CKA_LABEL = alias). CKA_TRUSTED is not set (it needs the
+// SO PIN): Java's keytool does not list such a certificate as a trusted entry, hsmstore does.
+//
+// With overwrite, an existing alias is deleted first; otherwise it fails with an error
+// wrapping secrets.ErrExists. Key bytes never appear in an error.
+func (s *Store) Import(ctx context.Context, alias string, km secrets.KeyMaterial, overwrite bool) (secrets.Entry, error) {
+	err := s.manage(ctx, "import", alias, func() error {
+		if err := checkMaterial(km); err != nil {
+			return err
+		}
+		ex, err := s.exists(ctx, alias)
+		if err != nil {
+			return err
+		}
+		if ex {
+			if !overwrite {
+				return secrets.ErrExists
+			}
+			if err := s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) { return false, s.destroyAlias(sh, alias) }); err != nil {
+				return err
+			}
+		}
+		switch km.Kind {
+		case secrets.KindSecret, secrets.KindAES:
+			kt, defaults := secretAttrs(km.Kind, km.Extractable)
+			tmpl := s.template(OpImport, pkcs11.CKO_SECRET_KEY, kt, defaults,
+				append(secretForced(alias, kt, km.Extractable), Bytes(pkcs11.CKA_VALUE, km.Secret)))
+			return s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
+				if _, err := s.c.p11.CreateObject(sh, tmpl); err != nil {
+					return false, fmt.Errorf("C_CreateObject secret key: %w", err)
+				}
+				return false, nil
+			})
+		case secrets.KindCertificate:
+			return s.storeCert(ctx, alias, km.Chain[0], false)
+		}
+		return s.importPair(ctx, alias, km)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Entry(ctx, alias)
+}
+
+func checkMaterial(km secrets.KeyMaterial) error {
+	switch km.Kind {
+	case secrets.KindSecret:
+		if len(km.Secret) == 0 {
+			return errors.New("empty secret key")
+		}
+	case secrets.KindAES:
+		if n := len(km.Secret); n != 16 && n != 24 && n != 32 {
+			return fmt.Errorf("AES key of %d bytes: want 16, 24 or 32", n)
+		}
+	case secrets.KindCertificate:
+		if len(km.Chain) == 0 || km.Chain[0] == nil {
+			return errors.New("a certificate entry needs a certificate")
+		}
+	case secrets.KindRSA, secrets.KindEC:
+		if len(km.Chain) == 0 || km.Chain[0] == nil {
+			return errors.New("a private key entry needs its certificate (keytool pairs a key with its certificate; a key without one is invisible to Java)")
+		}
+		pk, ok := km.Private.(interface{ Public() crypto.PublicKey })
+		if !ok {
+			return fmt.Errorf("kind %v needs an *rsa.PrivateKey or *ecdsa.PrivateKey, have %T", km.Kind, km.Private)
+		}
+		if eq, ok := pk.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(km.Chain[0].PublicKey) {
+			return errors.New("the certificate does not hold the entry's public key")
+		}
+	default:
+		return fmt.Errorf("cannot import a key of kind %v: %w", km.Kind, secrets.ErrWrongKind)
+	}
+	return nil
+}
+
+func (s *Store) importPair(ctx context.Context, alias string, km secrets.KeyMaterial) error {
+	var kt uint
+	var keyAttrs []Attr
+	switch k := km.Private.(type) {
+	case *rsa.PrivateKey:
+		if km.Kind != secrets.KindRSA || len(k.Primes) != 2 {
+			return errors.New("kind RSA needs a two-prime *rsa.PrivateKey")
+		}
+		k.Precompute()
+		kt = pkcs11.CKK_RSA
+		keyAttrs = []Attr{
+			Bytes(pkcs11.CKA_MODULUS, k.N.Bytes()), Bytes(pkcs11.CKA_PUBLIC_EXPONENT, big.NewInt(int64(k.E)).Bytes()),
+			Bytes(pkcs11.CKA_PRIVATE_EXPONENT, k.D.Bytes()), Bytes(pkcs11.CKA_PRIME_1, k.Primes[0].Bytes()),
+			Bytes(pkcs11.CKA_PRIME_2, k.Primes[1].Bytes()), Bytes(pkcs11.CKA_EXPONENT_1, k.Precomputed.Dp.Bytes()),
+			Bytes(pkcs11.CKA_EXPONENT_2, k.Precomputed.Dq.Bytes()), Bytes(pkcs11.CKA_COEFFICIENT, k.Precomputed.Qinv.Bytes()),
+		}
+	case *ecdsa.PrivateKey:
+		oid := curveOID(k.Curve)
+		if km.Kind != secrets.KindEC || oid == nil {
+			return errors.New("kind EC needs an *ecdsa.PrivateKey on P-256, P-384 or P-521")
+		}
+		params, _ := asn1.Marshal(oid)
+		d, err := k.Bytes()
+		if err != nil {
+			return errors.New("invalid EC private key")
+		}
+		kt = pkcs11.CKK_EC
+		keyAttrs = []Attr{Bytes(pkcs11.CKA_EC_PARAMS, params), Bytes(pkcs11.CKA_VALUE, d)}
+	default:
+		return fmt.Errorf("cannot import a private key of type %T", km.Private)
+	}
+	tmpl := s.template(OpImport, pkcs11.CKO_PRIVATE_KEY, kt, privDefaults(kt, km.Extractable), append(privForced(alias, kt), keyAttrs...))
+	var privH pkcs11.ObjectHandle
+	err := s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
+		h, err := s.c.p11.CreateObject(sh, tmpl)
+		if err != nil {
+			return false, fmt.Errorf("C_CreateObject private key: %w", err)
+		}
+		privH = h
+		return false, nil
+	})
+	if err != nil {
+		return err
+	}
+	err = s.storeCert(ctx, alias, km.Chain[0], true)
+	for i := 1; err == nil && i < len(km.Chain); i++ {
+		if km.Chain[i] == nil {
+			break
+		}
+		var have bool
+		have, err = s.hasCert(ctx, km.Chain[i])
+		if err == nil && !have {
+			err = s.storeCert(ctx, "", km.Chain[i], false)
+		}
+	}
+	if err != nil {
+		_ = s.do(context.Background(), func(sh pkcs11.SessionHandle) (bool, error) {
+			return false, s.c.p11.DestroyObject(sh, privH)
+		})
+	}
+	return err
+}
+
+func (s *Store) hasCert(ctx context.Context, c *x509.Certificate) (bool, error) {
+	var have bool
+	err := s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
+		hs, err := findObjects(s.c.p11, sh, []*pkcs11.Attribute{class(pkcs11.CKO_CERTIFICATE), pkcs11.NewAttribute(pkcs11.CKA_VALUE, c.Raw)})
+		have = len(hs) > 0
+		return false, err
+	})
+	return have, err
+}
+
+// ExportCertificate returns alias's certificate (the leaf of a key entry, or a trusted
+// certificate) as DER; encode with encoding/pem for PEM. It wraps secrets.ErrNotFound when
+// alias has no certificate.
+func (s *Store) ExportCertificate(ctx context.Context, alias string) ([]byte, error) {
+	e, err := s.Entry(ctx, alias)
+	if err != nil {
+		return nil, err
+	}
+	ch := e.Chain()
+	if len(ch) == 0 {
+		return nil, s.keyErr("export certificate", alias, fmt.Errorf("a %v entry has no certificate: %w", e.Kind(), secrets.ErrNotFound))
+	}
+	return append([]byte(nil), ch[0].Raw...), nil
+}
