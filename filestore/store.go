@@ -1,0 +1,800 @@
+package filestore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/secretstores/secretstores/secrets"
+)
+
+// Config configures Open. The zero Config opens a keystore whose password is empty,
+// detects its format by content, never creates a file and does not watch it.
+type Config struct {
+	// Password is the store password (IDM's storePassword). It checks the file's integrity
+	// (PKCS#12 MAC, JCEKS/JKS keyed SHA-1) and, unless KeyPassword is set, decrypts the keys.
+	Password string
+	// KeyPassword is the password of the key entries when it differs from Password. IDM
+	// requires both to be equal, and keytool uses one password for PKCS12; Java allows a
+	// separate one for JCEKS and JKS, and for PKCS#12 entries written by other tools.
+	// "" means Password. New PKCS#12 key entries are encrypted under it too.
+	KeyPassword string
+	// Name is the store's name (Store.Name); "" means the file's base name.
+	Name string
+	// Type is the store type the configuration declares (IDM's storetype). "" detects the
+	// format by content. As in Java 17, JCEKS must hold a JCEKS file, and PKCS12 and JKS
+	// accept either a PKCS12 or a JKS file; a mismatch is an error saying what the file is.
+	Type Format
+	// Create makes an empty PKCS12 keystore (mode 0600) when the file does not exist. It is
+	// an error for a Type of JCEKS or JKS or a file named *.jceks or *.jks: Java could not
+	// load a PKCS#12 file under that name and type.
+	Create bool
+	// Watch, when positive, is how often the store checks whether the file changed on disk
+	// and reloads it (as Reload does). 0 means no watching: call Reload.
+	Watch time.Duration
+	// Iterations is the PBKDF2 and MAC iteration count used when writing. 0 means 10000,
+	// Java 17's default; it must not exceed MaxIterations.
+	Iterations int
+}
+
+func (c *Config) keyPassword() string {
+	if c.KeyPassword != "" {
+		return c.KeyPassword
+	}
+	return c.Password
+}
+
+func (c *Config) iterations() int {
+	if c.Iterations <= 0 {
+		return 10000
+	}
+	return c.Iterations
+}
+
+// Store is a secrets.Store over a keystore file: PKCS12 (read and write), JCEKS and JKS
+// (read only). It implements secrets.Generator, secrets.Importer, secrets.Deleter and
+// secrets.Notifier; on a JCEKS or JKS file the writes return an error wrapping
+// secrets.ErrReadOnly that names the fix.
+//
+// PKCS#12 keys are decrypted lazily, on the first Entry of their alias, and the entry is then
+// kept. Writes are read-modify-write under an advisory lock (flock on "<file>.lock"), so two
+// processes using this package never lose each other's changes; the file is replaced
+// atomically (temporary file in the same directory, fsync, rename, fsync of the directory)
+// with mode 0600. Untouched PKCS#12 key bags are written back byte for byte.
+//
+// A Store is safe for concurrent use. Entries it returned stay usable after a reload or a
+// write: they keep the key they were made with.
+type Store struct {
+	path string
+	name string
+	cfg  Config
+
+	wmu sync.Mutex // serialises writes in this process
+
+	mu     sync.RWMutex
+	st     *state
+	closed bool
+
+	subMu   sync.Mutex
+	subs    map[int]func(secrets.Change)
+	nextSub int
+
+	stopWatch chan struct{}
+	watchDone chan struct{}
+}
+
+// state is one reading of the file.
+type state struct {
+	format  Format
+	entries []*fileEntry // file order
+	extra   [][]byte
+	info    fs.FileInfo // of the file read; nil for a file not yet on disk
+}
+
+type fileEntry struct {
+	d decoded
+
+	mu    sync.Mutex
+	entry secrets.Entry
+	err   error
+}
+
+func (st *state) lookup(alias string) (int, *fileEntry) {
+	for i, e := range st.entries {
+		if e.d.Alias == alias {
+			return i, e
+		}
+	}
+	// Java keystores fold alias case.
+	for i, e := range st.entries {
+		if strings.EqualFold(e.d.Alias, alias) {
+			return i, e
+		}
+	}
+	return -1, nil
+}
+
+func (st *state) clone() *state {
+	c := *st
+	c.entries = slices.Clone(st.entries)
+	return &c
+}
+
+// Open opens the keystore file at path, detecting PKCS12, JCEKS or JKS by content, and
+// verifies its integrity with cfg.Password before using anything in it.
+//
+// Errors: ctx.Err() when ctx is done first; a wrong password (or a modified file) wraps
+// secrets.ErrWrongPIN; a missing file wraps fs.ErrNotExist (unless cfg.Create); a file that
+// is no keystore, is truncated, exceeds the limits (MaxFileSize, MaxIterations), or does not
+// match cfg.Type is a plain error naming the problem. No error carries a password or key
+// bytes.
+func Open(ctx context.Context, path string, cfg Config) (*Store, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if cfg.Iterations > MaxIterations {
+		return nil, fmt.Errorf("filestore: Config.Iterations %d exceeds MaxIterations %d", cfg.Iterations, MaxIterations)
+	}
+	s := &Store{path: path, name: cfg.Name, cfg: cfg, subs: map[int]func(secrets.Change){}}
+	if s.name == "" {
+		s.name = filepath.Base(path)
+	}
+	st, err := s.read()
+	if errors.Is(err, fs.ErrNotExist) && cfg.Create {
+		if javaName(path) || cfg.Type == JCEKS || cfg.Type == JKS {
+			return nil, fmt.Errorf("filestore: %s does not exist, and only PKCS12 keystores can be created (Java could not load a PKCS#12 file as %s): name it *.p12 and set storetype PKCS12", path, orDefault(string(cfg.Type), "JCEKS/JKS"))
+		}
+		st = &state{format: PKCS12}
+		if err := s.withFileLock(ctx, func() error {
+			if cur, err := s.read(); err == nil {
+				st = cur // created meanwhile by another process
+				return nil
+			}
+			return s.save(st)
+		}); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	s.st = st
+	if cfg.Watch > 0 {
+		s.stopWatch, s.watchDone = make(chan struct{}), make(chan struct{})
+		go s.watch(cfg.Watch)
+	}
+	return s, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// javaName reports whether path is named like a JCEKS or JKS file, under which a PKCS#12
+// file must never be written.
+func javaName(path string) bool {
+	ext := strings.ToLower(filepath.Ext(path))
+	return ext == ".jceks" || ext == ".jks"
+}
+
+// readFile reads at most MaxFileSize bytes of path.
+func readFile(path string) ([]byte, fs.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("filestore: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("filestore: %w", err)
+	}
+	if info.IsDir() {
+		return nil, nil, fmt.Errorf("filestore: %s is a directory, not a keystore file (for a key directory use OpenDir)", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("filestore: reading %s: %w", path, err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, nil, fmt.Errorf("filestore: %s is larger than %d bytes: not a keystore this package reads", path, MaxFileSize)
+	}
+	return data, info, nil
+}
+
+// decodeFile decodes a keystore of any supported format.
+func decodeFile(data []byte, path string, cfg *Config) (*state, error) {
+	switch {
+	case isJavaKeyStore(data):
+		format, entries, err := decodeJavaKeyStoreKeyPass(data, cfg.Password, cfg.keyPassword())
+		if err != nil {
+			return nil, fmt.Errorf("filestore: %s: %w", path, trimPrefix(err))
+		}
+		if err := checkType(path, cfg.Type, format); err != nil {
+			return nil, err
+		}
+		st := &state{format: format}
+		for _, d := range entries {
+			st.entries = append(st.entries, &fileEntry{d: d})
+		}
+		return st, nil
+	case looksLikePKCS12(data):
+		if err := checkType(path, cfg.Type, PKCS12); err != nil {
+			return nil, err
+		}
+		f, err := decodePKCS12(data, cfg.Password)
+		if err != nil {
+			return nil, fmt.Errorf("filestore: %s: %w", path, trimPrefix(err))
+		}
+		st := &state{format: PKCS12, extra: f.extra}
+		for _, d := range f.entries {
+			st.entries = append(st.entries, &fileEntry{d: d})
+		}
+		return st, nil
+	case len(data) == 0:
+		return nil, fmt.Errorf("filestore: %s is empty, not a keystore (an empty PKCS12 keystore still has a header: create one with Config.Create)", path)
+	}
+	return nil, fmt.Errorf("filestore: %s is not a keystore: neither PKCS#12 (DER) nor JCEKS/JKS (magic CECECECE/FEEDFEED)", path)
+}
+
+// trimPrefix drops the "filestore: " of an inner error so that messages read once.
+type trimmed struct {
+	msg string
+	err error
+}
+
+func (t *trimmed) Error() string { return t.msg }
+func (t *trimmed) Unwrap() error { return t.err }
+
+func trimPrefix(err error) error {
+	msg, ok := strings.CutPrefix(err.Error(), "filestore: ")
+	if !ok {
+		return err
+	}
+	return &trimmed{msg: msg, err: err}
+}
+
+func checkType(path string, want, have Format) error {
+	switch {
+	case want == "" || want == have:
+		return nil
+	case want == JCEKS:
+		return fmt.Errorf("filestore: %s is a %s keystore, but storetype is JCEKS: Java's JCEKS loader reads only JCEKS files; set storetype %s", path, have, have)
+	case (want == JKS || want == PKCS12) && (have == JKS || have == PKCS12):
+		return nil // Java 17's keystore compatibility mode
+	case want == JKS || want == PKCS12:
+		return fmt.Errorf("filestore: %s is a %s keystore, but storetype is %s: set storetype %s", path, have, want, have)
+	}
+	return fmt.Errorf("filestore: storetype %q is not a keystore file type this package reads (PKCS12, JCEKS, JKS; PKCS11 is package hsmstore)", want)
+}
+
+func (s *Store) read() (*state, error) {
+	data, info, err := readFile(s.path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := decodeFile(data, s.path, &s.cfg)
+	if err != nil {
+		return nil, err
+	}
+	st.info = info
+	return st, nil
+}
+
+// Name returns the store's name: Config.Name, or the file's base name.
+func (s *Store) Name() string { return s.name }
+
+// Path returns the keystore file's path.
+func (s *Store) Path() string { return s.path }
+
+// Format returns the format of the file as last read.
+func (s *Store) Format() Format {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.st.format
+}
+
+func (s *Store) current() (*state, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, fmt.Errorf("filestore: store %s: %w", s.name, secrets.ErrClosed)
+	}
+	return s.st, nil
+}
+
+// Entry returns the entry under alias (Java keystores fold case: an exact match wins, else
+// a case-insensitive one). A PKCS#12 key is decrypted on first use.
+//
+// Errors: ctx.Err(); secrets.ErrClosed; a *secrets.KeyError wrapping secrets.ErrNotFound
+// for an unknown alias, or wrapping secrets.ErrWrongPIN when the key does not decrypt with
+// the key password.
+func (s *Store) Entry(ctx context.Context, alias string) (secrets.Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st, err := s.current()
+	if err != nil {
+		return nil, err
+	}
+	_, fe := st.lookup(alias)
+	if fe == nil {
+		return nil, &secrets.KeyError{Op: "lookup", Store: s.name, Alias: alias, Err: secrets.ErrNotFound}
+	}
+	e, err := fe.get(s.cfg.keyPassword())
+	if err != nil {
+		return nil, &secrets.KeyError{Op: "lookup", Store: s.name, Alias: alias, Err: trimPrefix(err)}
+	}
+	return e, nil
+}
+
+func (fe *fileEntry) get(keyPassword string) (secrets.Entry, error) {
+	fe.mu.Lock()
+	defer fe.mu.Unlock()
+	if fe.entry != nil || fe.err != nil {
+		return fe.entry, fe.err
+	}
+	km, err := fe.material(keyPassword)
+	if err != nil {
+		fe.err = err
+		return nil, err
+	}
+	fe.entry, fe.err = secrets.NewSoftwareEntry(fe.d.Alias, km)
+	return fe.entry, fe.err
+}
+
+// material returns the entry's key material, decrypting it if needed (not cached).
+func (fe *fileEntry) material(keyPassword string) (secrets.KeyMaterial, error) {
+	if fe.d.key == nil {
+		return fe.d.Material, nil
+	}
+	km, err := fe.d.key.decrypt(keyPassword)
+	if err != nil {
+		return km, err
+	}
+	km.Chain = fe.d.Material.Chain
+	return km, nil
+}
+
+// Aliases returns every alias of the store, sorted.
+func (s *Store) Aliases(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st, err := s.current()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(st.entries))
+	for _, e := range st.entries {
+		out = append(out, e.d.Alias)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Created returns the creation time the file records for alias (Java's entry date), or
+// the zero time when it records none.
+func (s *Store) Created(ctx context.Context, alias string) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, err
+	}
+	st, err := s.current()
+	if err != nil {
+		return time.Time{}, err
+	}
+	_, fe := st.lookup(alias)
+	if fe == nil {
+		return time.Time{}, &secrets.KeyError{Op: "lookup", Store: s.name, Alias: alias, Err: secrets.ErrNotFound}
+	}
+	return fe.d.Created, nil
+}
+
+// Close stops watching and makes further calls fail with secrets.ErrClosed. It is
+// idempotent; entries already returned stay usable.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	if s.stopWatch != nil {
+		close(s.stopWatch)
+		<-s.watchDone
+	}
+	return nil
+}
+
+// Subscribe registers f to be called after the store's entries change: after a write
+// through this Store (Aliases = the aliases written), and after Reload or the watcher found
+// the file changed on disk (Aliases nil). f runs on the goroutine that made the change and
+// must not block.
+func (s *Store) Subscribe(f func(secrets.Change)) (unsubscribe func()) {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	id := s.nextSub
+	s.nextSub++
+	s.subs[id] = f
+	return func() {
+		s.subMu.Lock()
+		defer s.subMu.Unlock()
+		delete(s.subs, id)
+	}
+}
+
+func (s *Store) notify(aliases []string) {
+	s.subMu.Lock()
+	fs := make([]func(secrets.Change), 0, len(s.subs))
+	for _, f := range s.subs {
+		fs = append(fs, f)
+	}
+	s.subMu.Unlock()
+	for _, f := range fs {
+		f(secrets.Change{Store: s.name, Aliases: slices.Clone(aliases)})
+	}
+}
+
+// sameFile reports whether the file on disk is still the one st was read from.
+func sameFile(st *state, info fs.FileInfo) bool {
+	return st.info != nil && info != nil && os.SameFile(st.info, info) &&
+		st.info.Size() == info.Size() && st.info.ModTime().Equal(info.ModTime())
+}
+
+// Reload rereads the file when it changed on disk since it was last read (keytool wrote
+// it, another process rotated a key) and notifies subscribers. It reports whether the
+// entries were replaced. On an error (a half-written file, a wrong password now) the store
+// keeps serving what it had.
+func (s *Store) Reload(ctx context.Context) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	st, err := s.current()
+	if err != nil {
+		return false, err
+	}
+	info, err := os.Stat(s.path)
+	if err != nil {
+		return false, fmt.Errorf("filestore: reload: %w", err)
+	}
+	if sameFile(st, info) {
+		return false, nil
+	}
+	nst, err := s.read()
+	if err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false, fmt.Errorf("filestore: store %s: %w", s.name, secrets.ErrClosed)
+	}
+	s.st = nst
+	s.mu.Unlock()
+	s.notify(nil)
+	return true, nil
+}
+
+func (s *Store) watch(every time.Duration) {
+	defer close(s.watchDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopWatch:
+			return
+		case <-t.C:
+			// Errors (a file half-written in place by keytool, say) leave the old entries in
+			// service; the next tick tries again.
+			_, _ = s.Reload(context.Background())
+		}
+	}
+}
+
+// ---- writing ----
+
+// readOnly returns why the store cannot be written, or nil.
+func (s *Store) readOnly(st *state, op, alias string) error {
+	if st.format != PKCS12 {
+		return &secrets.KeyError{Op: op, Store: s.name, Alias: alias, Err: fmt.Errorf(
+			"%s keystore %s cannot be written (this package writes only PKCS12): convert it with "+
+				"`keytool -importkeystore -srckeystore %s -srcstoretype %s -destkeystore keystore.p12 -deststoretype PKCS12` "+
+				"or filestore.ConvertToPKCS12, then set storetype PKCS12 and the new file name: %w",
+			st.format, s.path, s.path, st.format, secrets.ErrReadOnly)}
+	}
+	if javaName(s.path) {
+		return &secrets.KeyError{Op: op, Store: s.name, Alias: alias, Err: fmt.Errorf(
+			"%s holds PKCS#12 but is named like a JCEKS/JKS file; rename it *.p12 and set storetype PKCS12 before writing: %w",
+			s.path, secrets.ErrReadOnly)}
+	}
+	return nil
+}
+
+// modify runs fn on a copy of the store's current state, read afresh from disk under the
+// file lock when another writer changed it, saves the result and publishes it. fn returns
+// the aliases it changed.
+func (s *Store) modify(ctx context.Context, op, alias string, fn func(st *state) ([]string, error)) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st, err := s.current()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.readOnly(st, op, alias); err != nil {
+		return nil, err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	var changed []string
+	reloaded := false
+	err = s.withFileLock(ctx, func() error {
+		st, err := s.current()
+		if err != nil {
+			return err
+		}
+		info, err := os.Stat(s.path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("filestore: %w", err)
+		}
+		if err == nil && !sameFile(st, info) {
+			if st, err = s.read(); err != nil {
+				return err
+			}
+			reloaded = true
+			if err := s.readOnly(st, op, alias); err != nil {
+				return err
+			}
+		}
+		next := st.clone()
+		if changed, err = fn(next); err != nil {
+			return err
+		}
+		if err := s.save(next); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.st = next
+		s.mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if reloaded {
+		s.notify(nil)
+	}
+	s.notify(changed)
+	return changed, nil
+}
+
+// save encodes st as PKCS#12 and replaces the file atomically; it sets st.info.
+func (s *Store) save(st *state) error {
+	w := &p12Writer{password: s.cfg.Password, keyPass: s.cfg.keyPassword(), iterations: s.cfg.iterations()}
+	data, err := w.encode(outs(st), st.extra)
+	if err != nil {
+		return err
+	}
+	info, err := writeAtomic(s.path, data)
+	if err != nil {
+		return err
+	}
+	st.info = info
+	return nil
+}
+
+func outs(st *state) []p12Out {
+	used := map[string]bool{}
+	for _, e := range st.entries {
+		if e.d.localKeyID != nil {
+			used[string(e.d.localKeyID)] = true
+		}
+	}
+	out := make([]p12Out, 0, len(st.entries))
+	for _, e := range st.entries {
+		o := p12Out{alias: e.d.Alias, localKeyID: e.d.localKeyID, km: e.d.Material}
+		if e.d.key != nil {
+			o.raw = e.d.key.raw
+		}
+		if o.localKeyID == nil && o.km.Kind != secrets.KindCertificate {
+			e.d.localKeyID = uniqueLocalKeyID(e.d.Created, used)
+			o.localKeyID = e.d.localKeyID
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+func uniqueLocalKeyID(t time.Time, used map[string]bool) []byte {
+	if t.IsZero() {
+		t = time.Now()
+	}
+	for {
+		id := newLocalKeyID(t)
+		if !used[string(id)] {
+			used[string(id)] = true
+			return id
+		}
+		t = t.Add(time.Millisecond)
+	}
+}
+
+// writeAtomic replaces path with data: a temporary file in the same directory, written,
+// fsynced and renamed over path, then the directory fsynced. The file has mode 0600.
+func writeAtomic(path string, data []byte) (fs.FileInfo, error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return nil, fmt.Errorf("filestore: saving %s: %w", path, err)
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		return nil, fmt.Errorf("filestore: saving %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return nil, fmt.Errorf("filestore: saving %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return nil, fmt.Errorf("filestore: saving %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("filestore: saving %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("filestore: saving %s: %w", path, err)
+	}
+	ok = true
+	if d, err := os.Open(dir); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return nil, fmt.Errorf("filestore: saving %s: syncing the directory: %w", path, err)
+		}
+	}
+	return os.Stat(path)
+}
+
+func (s *Store) withFileLock(ctx context.Context, fn func() error) error {
+	unlock, err := lockFile(ctx, s.path+".lock")
+	if err != nil {
+		return fmt.Errorf("filestore: locking %s: %w", s.path, err)
+	}
+	defer unlock()
+	return fn()
+}
+
+func (s *Store) exists(alias string) error {
+	st, err := s.current()
+	if err != nil {
+		return err
+	}
+	if _, fe := st.lookup(alias); fe != nil {
+		return &secrets.KeyError{Op: "write", Store: s.name, Alias: alias, Err: secrets.ErrExists}
+	}
+	return s.readOnly(st, "write", alias)
+}
+
+func checkAlias(alias string) error {
+	if alias == "" || len(alias) > 1024 || strings.ContainsRune(alias, 0) {
+		return fmt.Errorf("filestore: alias %q: want 1 to 1024 bytes without NUL", alias)
+	}
+	return nil
+}
+
+// Generate creates a key as spec describes (secrets.GenerateKeyMaterial: random secret
+// keys; RSA and EC key pairs with a self-signed certificate) and saves it under alias.
+//
+// Errors: a *secrets.KeyError wrapping secrets.ErrExists when the alias is taken (ignoring
+// case, as Java does), or secrets.ErrReadOnly on a JCEKS or JKS file; ctx.Err();
+// secrets.ErrClosed; spec errors.
+func (s *Store) Generate(ctx context.Context, alias string, spec secrets.KeySpec) (secrets.Entry, error) {
+	if err := checkAlias(alias); err != nil {
+		return nil, err
+	}
+	if err := s.exists(alias); err != nil {
+		return nil, err
+	}
+	km, err := secrets.GenerateKeyMaterial(spec)
+	if err != nil {
+		return nil, err
+	}
+	return s.put(ctx, "generate", alias, km, false)
+}
+
+// Import saves key under alias. Private keys need their certificate chain (Java's
+// PKCS12 KeyStore requires one); secret keys need a Java algorithm name with a PKCS#12 OID
+// ("AES", "HmacSHA256", ...; empty means the natural one for the kind).
+//
+// Errors: a *secrets.KeyError wrapping secrets.ErrExists when the alias is taken and
+// overwrite is false, or secrets.ErrReadOnly on a JCEKS or JKS file; invalid material;
+// ctx.Err(); secrets.ErrClosed.
+func (s *Store) Import(ctx context.Context, alias string, key secrets.KeyMaterial, overwrite bool) (secrets.Entry, error) {
+	if err := checkAlias(alias); err != nil {
+		return nil, err
+	}
+	if key.Kind.Private() && len(key.Chain) == 0 {
+		return nil, &secrets.KeyError{Op: "import", Store: s.name, Alias: alias, Err: errors.New("a private key needs its certificate chain in a keystore (make a self-signed one with secrets.SelfSignedCertificate)")}
+	}
+	if key.Kind.Symmetric() {
+		if _, err := secretKeyOID(key); err != nil {
+			return nil, &secrets.KeyError{Op: "import", Store: s.name, Alias: alias, Err: trimPrefix(err)}
+		}
+	}
+	if _, err := secrets.NewSoftwareEntry(alias, key); err != nil {
+		return nil, err
+	}
+	return s.put(ctx, "import", alias, key, overwrite)
+}
+
+func (s *Store) put(ctx context.Context, op, alias string, km secrets.KeyMaterial, overwrite bool) (secrets.Entry, error) {
+	km.Secret = bytes.Clone(km.Secret)
+	km.Chain = slices.Clone(km.Chain)
+	if km.Kind.Symmetric() && km.Algorithm == "" {
+		km.Algorithm = map[secrets.Kind]string{secrets.KindSecret: "HmacSHA256", secrets.KindAES: "AES"}[km.Kind]
+	}
+	km.Extractable = true
+	entry, err := secrets.NewSoftwareEntry(alias, km)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.modify(ctx, op, alias, func(st *state) ([]string, error) {
+		fe := &fileEntry{d: decoded{Alias: alias, Created: time.Now(), Material: km}, entry: entry}
+		i, old := st.lookup(alias)
+		switch {
+		case old != nil && !overwrite:
+			return nil, &secrets.KeyError{Op: op, Store: s.name, Alias: alias, Err: secrets.ErrExists}
+		case old != nil:
+			fe.d.Alias = old.d.Alias
+			st.entries[i] = fe
+		default:
+			st.entries = append(st.entries, fe)
+		}
+		return []string{fe.d.Alias}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return entry, nil
+}
+
+// Delete removes alias (case folded as in Entry) and saves the file.
+//
+// Errors: a *secrets.KeyError wrapping secrets.ErrNotFound when the alias is absent, or
+// secrets.ErrReadOnly on a JCEKS or JKS file; ctx.Err(); secrets.ErrClosed.
+func (s *Store) Delete(ctx context.Context, alias string) error {
+	_, err := s.modify(ctx, "delete", alias, func(st *state) ([]string, error) {
+		i, fe := st.lookup(alias)
+		if fe == nil {
+			return nil, &secrets.KeyError{Op: "delete", Store: s.name, Alias: alias, Err: secrets.ErrNotFound}
+		}
+		st.entries = slices.Delete(st.entries, i, i+1)
+		return []string{fe.d.Alias}, nil
+	})
+	return err
+}
+
+var (
+	_ secrets.Store     = (*Store)(nil)
+	_ secrets.Generator = (*Store)(nil)
+	_ secrets.Importer  = (*Store)(nil)
+	_ secrets.Deleter   = (*Store)(nil)
+	_ secrets.Notifier  = (*Store)(nil)
+)
