@@ -392,10 +392,10 @@ func (s *Store) selfSign(ctx context.Context, alias string, spec secrets.KeySpec
 		return nil, err
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial.Add(serial, big.NewInt(1)),
-		Subject:               subject,
-		NotBefore:             nb,
-		NotAfter:              na,
+		SerialNumber: serial.Add(serial, big.NewInt(1)),
+		Subject:      subject,
+		NotBefore:    nb,
+		NotAfter:     na,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, handleSigner{ctx: ctx, e: e, pub: pub})
 	if err != nil {
