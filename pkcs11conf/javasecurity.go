@@ -117,6 +117,9 @@ func newJavaSecurity(props map[string]prop) *JavaSecurity {
 	n := 1
 	for ; ; n++ {
 		e, ok := byN[n]
+		if ok && e.Class == "" {
+			delete(byN, n) // an empty entry ends the list, like a missing one
+		}
 		if !ok || e.Class == "" {
 			break
 		}
@@ -137,7 +140,7 @@ func newJavaSecurity(props map[string]prop) *JavaSecurity {
 			hint = fmt.Sprintf("the JDK reads security.provider.1, .2, ... and stops at the first missing number, %d; renumber the entries after the gap from %d on (this one %d)", n, n, use)
 		}
 		js.Warnings = append(js.Warnings, &ParseError{File: e.File, Line: e.Line, Keyword: e.property, Err: ErrProviderGap,
-			Msg:  fmt.Sprintf("%s=%s is ignored by the JDK: there is no security.provider.%d", e.property, strings.TrimSpace(e.Class+" "+e.Arg), n),
+			Msg:  fmt.Sprintf("%s=%s is ignored by the JDK: there is no non-empty security.provider.%d", e.property, strings.TrimSpace(e.Class+" "+e.Arg), n),
 			Hint: hint})
 	}
 	return js

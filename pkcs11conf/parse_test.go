@@ -110,9 +110,15 @@ func TestKeywords(t *testing.T) {
 		check func(t *testing.T, c *Config)
 	}{
 		{"description = a  b \"c d\"", func(t *testing.T, c *Config) { assert.Equal(t, "a b c d", c.Description) }},
-		{"slot = 0x7FFFFFFF", func(t *testing.T, c *Config) { assert.Equal(t, 0x7FFFFFFF, c.SlotID); assert.Equal(t, -1, c.EffectiveSlotListIndex()) }},
+		{"slot = 0x7FFFFFFF", func(t *testing.T, c *Config) {
+			assert.Equal(t, 0x7FFFFFFF, c.SlotID)
+			assert.Equal(t, -1, c.EffectiveSlotListIndex())
+		}},
 		{"slot = +5", func(t *testing.T, c *Config) { assert.Equal(t, 5, c.SlotID) }},
-		{"slotListIndex = 2", func(t *testing.T, c *Config) { assert.Equal(t, 2, c.SlotListIndex); assert.Equal(t, 2, c.EffectiveSlotListIndex()) }},
+		{"slotListIndex = 2", func(t *testing.T, c *Config) {
+			assert.Equal(t, 2, c.SlotListIndex)
+			assert.Equal(t, 2, c.EffectiveSlotListIndex())
+		}},
 		{"# no slot", func(t *testing.T, c *Config) { assert.Equal(t, 0, c.EffectiveSlotListIndex()) }},
 		{"enabledMechanisms = { CKM_AES_GCM 0x1 }", func(t *testing.T, c *Config) {
 			assert.Equal(t, []uint{pkcs11.CKM_AES_GCM, pkcs11.CKM_RSA_PKCS}, c.EnabledMechanisms)
@@ -146,7 +152,10 @@ func TestKeywords(t *testing.T) {
 		{"allowSingleThreadedModules = false", func(t *testing.T, c *Config) { assert.False(t, c.AllowSingleThreadedModules) }},
 		{"functionList = C_GetInterface", func(t *testing.T, c *Config) { assert.Equal(t, "C_GetInterface", c.FunctionList) }},
 		{"cipherTextStealingVariant = CS1", func(t *testing.T, c *Config) { assert.Equal(t, "CS1", c.CipherTextStealingVariant) }},
-		{"nssUseSecmod = false", func(t *testing.T, c *Config) { assert.False(t, c.NSSUseSecmod); assert.True(t, c.Given("nssUseSecmod")) }},
+		{"nssUseSecmod = false", func(t *testing.T, c *Config) {
+			assert.False(t, c.NSSUseSecmod)
+			assert.True(t, c.Given("nssUseSecmod"))
+		}},
 		{`nssArgs = "configdir='${/}tmp'"`, func(t *testing.T, c *Config) { assert.Equal(t, "configdir='/tmp'", c.NSSArgs) }},
 		{"nssUseSecmodTrust = true", func(t *testing.T, c *Config) { assert.True(t, c.NSSUseSecmodTrust) }},
 		{"useEcX963Encoding = true", func(t *testing.T, c *Config) { assert.True(t, c.UseEcX963Encoding) }},
@@ -302,23 +311,23 @@ func TestInvalid(t *testing.T) {
 
 func TestDidYouMean(t *testing.T) {
 	for in, want := range map[string]string{
-		base + "slotlistindex = 1\n":                                      `did you mean "slotListIndex"?`,
-		base + "enabledMechanism = { }\n":                                 `did you mean "enabledMechanisms"?`,
-		base + "attributes(*, *, *) = { CKA_EXTRACTIBLE = true }\n":       `did you mean "CKA_EXTRACTABLE"?`,
-		base + "attributes(*, CKO_SECRETKEY, *) = { }\n":                  `did you mean "CKO_SECRET_KEY"?`,
-		base + "attributes(*, *, CKK_GENERIC) = { }\n":                    `CKK_`,
-		base + "enabledMechanisms = { CKM_SHA256HMAC }\n":                 `did you mean "CKM_SHA256_HMAC"?`,
-		base + "slot = 0xFFFFFFFF\n":                                      "signed 32-bit int",
-		"name = x\nlibrary = ${user.hme}/x.so\n":                          "user.home",
-		base + "attributes(*, *, *) = {CKA_TOKEN = true }\n":              "spaces around them",
-		base + "attributes(*, *, *) = { CKA_TOKEN = true}\n":              "space before '}'",
-		base + "attributes(*, *, *) = { CKA_TOKEN = True }\n":             "lower-case",
-		"name = x\nlibrary = lib.so\n":                                    "absolute",
-		base + "#secretstores: name = y\n":                                "outside the comment",
-		"name = x\n":                                                      "library = /absolute/path",
-		base + "slot = 1\nslotListIndex = 2\n":                            "keep one",
-		base + "name = y\n":                                               "first given on line 1",
-		base + "handleStartupErrors = ignoremissinglibrary\n":             "ignoreMissingLibrary",
+		base + "slotlistindex = 1\n":                                       `did you mean "slotListIndex"?`,
+		base + "enabledMechanism = { }\n":                                  `did you mean "enabledMechanisms"?`,
+		base + "attributes(*, *, *) = { CKA_EXTRACTIBLE = true }\n":        `did you mean "CKA_EXTRACTABLE"?`,
+		base + "attributes(*, CKO_SECRETKEY, *) = { }\n":                   `did you mean "CKO_SECRET_KEY"?`,
+		base + "attributes(*, *, CKK_GENERIC) = { }\n":                     `CKK_`,
+		base + "enabledMechanisms = { CKM_SHA256HMAC }\n":                  `did you mean "CKM_SHA256_HMAC"?`,
+		base + "slot = 0xFFFFFFFF\n":                                       "signed 32-bit int",
+		"name = x\nlibrary = ${user.hme}/x.so\n":                           "user.home",
+		base + "attributes(*, *, *) = {CKA_TOKEN = true }\n":               "spaces around them",
+		base + "attributes(*, *, *) = { CKA_TOKEN = true}\n":               "space before '}'",
+		base + "attributes(*, *, *) = { CKA_TOKEN = True }\n":              "lower-case",
+		"name = x\nlibrary = lib.so\n":                                     "absolute",
+		base + "#secretstores: name = y\n":                                 "outside the comment",
+		"name = x\n":                                                       "library = /absolute/path",
+		base + "slot = 1\nslotListIndex = 2\n":                             "keep one",
+		base + "name = y\n":                                                "first given on line 1",
+		base + "handleStartupErrors = ignoremissinglibrary\n":              "ignoreMissingLibrary",
 		base + "attributes(generate, CKO_SECRET_KEY, *) = {\n}\nfoo = 1\n": "keywords are case-sensitive",
 	} {
 		_, err := Parse(strings.NewReader(in))
