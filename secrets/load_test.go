@@ -38,11 +38,11 @@ alias.keystore=picked
 
 	for _, tc := range []struct{ in, want string }{
 		{"plain", "plain"},
-		{"&{openidm.keystore.password}", "from-env"},                                    // env beats the file
-		{"&{openidm.keystore.type|JCEKS}", "PKCS12"},                                    // file beats the default, and the later map
+		{"&{openidm.keystore.password}", "from-env"}, // env beats the file
+		{"&{openidm.keystore.type|JCEKS}", "PKCS12"}, // file beats the default, and the later map
 		{"&{openidm.keystore.location|&{idm.install.dir}/security/keystore.jceks}", "/opt/idm/security/keystore.jceks"}, // nested default
-		{"https://&{host|localhost}:&{port|8443}/", "https://localhost:8443/"},            // literals around
-		{"&{alias.&{nested.name}}", "picked"},                                             // nested name
+		{"https://&{host|localhost}:&{port|8443}/", "https://localhost:8443/"},                                          // literals around
+		{"&{alias.&{nested.name}}", "picked"},                                                                           // nested name
 		{"&{multi}", "ab"},
 		{"&{unicode}", "café"},
 		{"&{undefined|}", ""},

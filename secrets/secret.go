@@ -190,36 +190,28 @@ func (s *Secret) Export(ctx context.Context) ([]byte, error) {
 // Sign ignores the rand argument (the store supplies randomness) and uses
 // context.Background(). It fails with ErrWrongKind unless the entry holds a private key.
 func (s *Secret) Signer() (crypto.Signer, error) {
-	e, ok := s.entry.(EntrySigner)
-	if !ok || s.entry.Public() == nil {
+	if _, ok := s.entry.(EntrySigner); !ok || s.entry.Public() == nil {
 		return nil, s.wrongKind("sign")
 	}
-	return signer{s, e}, nil
+	return signer{s}, nil
 }
 
 // Decrypter returns a crypto.Decrypter over an RSA entry (see Signer).
 func (s *Secret) Decrypter() (crypto.Decrypter, error) {
-	e, ok := s.entry.(EntryDecrypter)
-	if !ok || s.entry.Public() == nil {
+	if _, ok := s.entry.(EntryDecrypter); !ok || s.entry.Public() == nil {
 		return nil, s.wrongKind("decrypt")
 	}
-	return decrypter{s, e}, nil
+	return decrypter{s}, nil
 }
 
-type signer struct {
-	s *Secret
-	e EntrySigner
-}
+type signer struct{ s *Secret }
 
 func (a signer) Public() crypto.PublicKey { return a.s.entry.Public() }
 func (a signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	return a.s.Sign(context.Background(), digest, opts)
 }
 
-type decrypter struct {
-	s *Secret
-	e EntryDecrypter
-}
+type decrypter struct{ s *Secret }
 
 func (a decrypter) Public() crypto.PublicKey { return a.s.entry.Public() }
 func (a decrypter) Decrypt(_ io.Reader, msg []byte, opts crypto.DecrypterOpts) ([]byte, error) {

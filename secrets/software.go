@@ -199,8 +199,14 @@ func (e *softRSA) Decrypt(ctx context.Context, ciphertext []byte, opts crypto.De
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	switch opts.(type) {
+	case nil, *rsa.PKCS1v15DecryptOptions, *rsa.OAEPOptions:
+	default:
+		return nil, fmt.Errorf("secrets: decrypt: options %T: %w (use nil, *rsa.PKCS1v15DecryptOptions or *rsa.OAEPOptions)", opts, errors.ErrUnsupported)
+	}
 	pt, err := e.key.(*rsa.PrivateKey).Decrypt(rand.Reader, ciphertext, opts)
 	if err != nil {
+		// One error for every failure: no padding oracle.
 		return nil, fmt.Errorf("secrets: decrypt: %w", ErrVerification)
 	}
 	return pt, nil
