@@ -123,6 +123,27 @@ func storeMaterial(t testing.TB, e secrets.Entry) secrets.KeyMaterial {
 	return km
 }
 
+// storeEntryMaterial is storeMaterial with the Java algorithm name the file records (the
+// SPI does not expose it).
+func storeEntryMaterial(t testing.TB, s *Store, alias string) secrets.KeyMaterial {
+	t.Helper()
+	e, err := s.Entry(context.Background(), alias)
+	if err != nil {
+		t.Fatal(err)
+	}
+	km := storeMaterial(t, e)
+	if km.Kind.Symmetric() {
+		st, _ := s.current()
+		_, fe := st.lookup(alias)
+		raw, err := fe.material(s.cfg.keyPassword())
+		if err != nil {
+			t.Fatal(err)
+		}
+		km.Algorithm = raw.Algorithm
+	}
+	return km
+}
+
 // storePrivate digs the private key out of a software entry for byte comparisons in tests.
 func storePrivate(e secrets.Entry) crypto.PrivateKey {
 	type keyed interface{ Private() crypto.PrivateKey }
