@@ -22,11 +22,3 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	return nil, errNoCgo
 }
-
-// OpenSunPKCS11 fails in a build without cgo with an error wrapping errors.ErrUnsupported.
-func OpenSunPKCS11(ctx context.Context, confPath, pin string) (*Store, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return nil, errNoCgo
-}

@@ -1,0 +1,206 @@
+//go:build cgo
+
+package hsmstore_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/hmac"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/hex"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/secretstores/secretstores/hsmstore"
+	"github.com/secretstores/secretstores/internal/softhsmtest"
+	"github.com/secretstores/secretstores/internal/testenv"
+	"github.com/secretstores/secretstores/secrets"
+)
+
+// keytool runs keytool against the token through SunPKCS11, as PingIDM's HSM guide does.
+func keytool(t *testing.T, kt, conf, pin string, args ...string) string {
+	t.Helper()
+	args = append(args, "-keystore", "NONE", "-storetype", "PKCS11", "-providerClass", "sun.security.pkcs11.SunPKCS11",
+		"-providerArg", conf, "-storepass", pin)
+	out, err := exec.Command(kt, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("keytool %s: %v\n%s", strings.Join(args[:3], " "), err, out)
+	}
+	return string(out)
+}
+
+// harness runs testdata/Harness.java (SunPKCS11 Mac/Signature/KeyStore) and returns its
+// output lines by their first two words ("mac alias").
+func harness(t *testing.T, java, conf, pin, msg string, ops ...string) map[string]string {
+	t.Helper()
+	src, _ := filepath.Abs("testdata/Harness.java")
+	args := append([]string{src, conf, pin, msg}, ops...)
+	out, err := exec.Command(java, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("java Harness.java %v: %v\n%s", ops, err, out)
+	}
+	res := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 {
+			res[f[0]+" "+f[1]] = f[2]
+		}
+	}
+	return res
+}
+
+func TestJavaInterop(t *testing.T) {
+	kt := testenv.LookPath(t, testenv.Java, "keytool")
+	java := testenv.LookPath(t, testenv.Java, "java")
+	ctx := context.Background()
+	tok := softhsmtest.New(t, "java")
+	conf := tok.WriteSunPKCS11Config(t, "softHSM")
+	const msg = "interop message"
+
+	// The exact commands of IDM's HSM guide, plus an EC pair.
+	for _, a := range []string{"openidm-sym-default", "openidm-jwtsessionhmac-key"} {
+		keytool(t, kt, conf, tok.PIN, "-genseckey", "-alias", a, "-keyalg", "HmacSHA256", "-keysize", "256")
+	}
+	keytool(t, kt, conf, tok.PIN, "-genkeypair", "-alias", "openidm-localhost", "-keyalg", "RSA", "-keysize", "2048",
+		"-validity", "3650", "-dname", "CN=localhost, O=OpenIDM Self-Signed Certificate")
+	keytool(t, kt, conf, tok.PIN, "-genkeypair", "-alias", "java-ec", "-keyalg", "EC", "-groupname", "secp256r1",
+		"-validity", "3650", "-dname", "CN=java-ec")
+	javaRes := harness(t, java, conf, tok.PIN, msg,
+		"mac:openidm-jwtsessionhmac-key", "enc:openidm-jwtsessionhmac-key", "enc:openidm-sym-default", "rsa:openidm-localhost", "ec:java-ec")
+
+	s, err := hsmstore.OpenSunPKCS11(ctx, conf, tok.PIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Name() != "SunPKCS11-softHSM" {
+		t.Errorf("Name = %q", s.Name())
+	}
+	aliases, err := s.Aliases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(aliases, ","); got != "java-ec,openidm-jwtsessionhmac-key,openidm-localhost,openidm-sym-default" {
+		t.Fatalf("Aliases = %s", got)
+	}
+
+	t.Run("KeytoolKeysInGo", func(t *testing.T) {
+		for _, a := range []string{"openidm-sym-default", "openidm-jwtsessionhmac-key"} {
+			e, err := s.Entry(ctx, a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Kind() != secrets.KindSecret {
+				t.Fatalf("%s: kind %v", a, e.Kind())
+			}
+			key, err := e.(secrets.EntryExporter).Export(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hex.EncodeToString(key) != javaRes["enc "+a] {
+				t.Fatalf("%s: exported bytes differ from Java's getEncoded()", a)
+			}
+		}
+		e, _ := s.Entry(ctx, "openidm-jwtsessionhmac-key")
+		tag, err := e.(secrets.EntryMAC).MAC(ctx, crypto.SHA256, []byte(msg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hex.EncodeToString(tag) != javaRes["mac openidm-jwtsessionhmac-key"] {
+			t.Fatal("HMAC differs from Java's Mac")
+		}
+		e, err = s.Entry(ctx, "openidm-localhost")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Kind() != secrets.KindRSA || e.Chain()[0].Subject.CommonName != "localhost" {
+			t.Fatalf("openidm-localhost: %v %v", e.Kind(), e.Chain())
+		}
+		d := sha256.Sum256([]byte(msg))
+		sig, err := e.(secrets.EntrySigner).Sign(ctx, d[:], crypto.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hex.EncodeToString(sig) != javaRes["rsa openidm-localhost"] {
+			t.Fatal("RSA signature differs from Java's SHA256withRSA")
+		}
+		e, err = s.Entry(ctx, "java-ec")
+		if err != nil {
+			t.Fatal(err)
+		}
+		jsig, _ := hex.DecodeString(javaRes["ec java-ec"])
+		pub := e.Public().(*ecdsa.PublicKey)
+		if !ecdsa.VerifyASN1(pub, d[:], jsig) {
+			t.Fatal("Java's ECDSA signature does not verify with the entry's public key")
+		}
+		sig, err = e.(secrets.EntrySigner).Sign(ctx, d[:], crypto.SHA256)
+		if err != nil || !ecdsa.VerifyASN1(pub, d[:], sig) {
+			t.Fatalf("ECDSA with the keytool key: %v", err)
+		}
+	})
+
+	t.Run("GoKeysInJava", func(t *testing.T) {
+		if _, err := s.Generate(ctx, "go-hmac", secrets.KeySpec{Kind: secrets.KindSecret, Extractable: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Generate(ctx, "go-rsa", secrets.KeySpec{Kind: secrets.KindRSA}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Generate(ctx, "go-ec", secrets.KeySpec{Kind: secrets.KindEC}); err != nil {
+			t.Fatal(err)
+		}
+		d := sha256.Sum256([]byte(msg))
+		rsaE, _ := s.Entry(ctx, "go-rsa")
+		rsaSig, err := rsaE.(secrets.EntrySigner).Sign(ctx, d[:], crypto.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ecE, _ := s.Entry(ctx, "go-ec")
+		ecSig, err := ecE.(secrets.EntrySigner).Sign(ctx, d[:], crypto.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list := keytool(t, kt, conf, tok.PIN, "-list")
+		for _, a := range []string{"go-hmac, SecretKeyEntry", "go-rsa, PrivateKeyEntry", "go-ec, PrivateKeyEntry", "openidm-localhost, PrivateKeyEntry"} {
+			if !strings.Contains(list, a) {
+				t.Errorf("keytool -list lacks %q:\n%s", a, list)
+			}
+		}
+		res := harness(t, java, conf, tok.PIN, msg, "mac:go-hmac", "enc:go-hmac", "rsa:go-rsa", "ec:go-ec",
+			"verifyrsa:go-rsa:"+hex.EncodeToString(rsaSig), "verifyec:go-ec:"+hex.EncodeToString(ecSig))
+		hE, _ := s.Entry(ctx, "go-hmac")
+		key, _ := hE.(secrets.EntryExporter).Export(ctx)
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(msg))
+		if res["mac go-hmac"] != hex.EncodeToString(m.Sum(nil)) || res["enc go-hmac"] != hex.EncodeToString(key) {
+			t.Fatal("Java's Mac or getEncoded of the Go-generated key differs")
+		}
+		if res["rsa go-rsa"] != hex.EncodeToString(rsaSig) {
+			t.Fatal("Java's SHA256withRSA differs from hsmstore's")
+		}
+		if res["verifyrsa go-rsa"] != "true" || res["verifyec go-ec"] != "true" {
+			t.Fatalf("Java rejects hsmstore signatures: %v", res)
+		}
+		jsig, _ := hex.DecodeString(res["ec go-ec"])
+		if !ecdsa.VerifyASN1(ecE.Public().(*ecdsa.PublicKey), d[:], jsig) {
+			t.Fatal("Java's ECDSA signature with the Go key does not verify")
+		}
+		if err := rsa.VerifyPKCS1v15(rsaE.Public().(*rsa.PublicKey), crypto.SHA256, d[:], rsaSig); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("Delete", func(t *testing.T) {
+		if err := s.Delete(ctx, "go-rsa"); err != nil {
+			t.Fatal(err)
+		}
+		list := keytool(t, kt, conf, tok.PIN, "-list")
+		if strings.Contains(list, "go-rsa") {
+			t.Fatalf("keytool still lists go-rsa:\n%s", list)
+		}
+	})
+}

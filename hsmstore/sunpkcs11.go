@@ -1,0 +1,153 @@
+package hsmstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/secretstores/secretstores/pkcs11conf"
+	"github.com/secretstores/secretstores/secrets"
+)
+
+// ConfigFromSunPKCS11 turns a parsed SunPKCS11 configuration into a Config: its library,
+// its token (the tokenLabel/tokenSerial extensions when given, else slot, else
+// slotListIndex, as the JDK selects it) and its attribute templates. The PIN is not part of
+// a SunPKCS11 configuration (Java passes it as the keystore password): set Config.PIN.
+func ConfigFromSunPKCS11(pc *pkcs11conf.Config) Config {
+	cfg := Config{Name: pc.ProviderName(), Library: pc.Library}
+	switch {
+	case pc.TokenLabel != "":
+		cfg.TokenLabel = pc.TokenLabel
+	case pc.TokenSerial != "":
+		cfg.TokenSerial = pc.TokenSerial
+	case pc.SlotID >= 0:
+		id := uint(pc.SlotID)
+		cfg.SlotID = &id
+	default:
+		i := pc.EffectiveSlotListIndex()
+		cfg.SlotListIndex = &i
+	}
+	for _, r := range pc.Attributes {
+		t := Template{Op: string(r.Operation), Class: r.Class, KeyType: r.KeyType}
+		for _, a := range r.Attributes {
+			switch a.Kind {
+			case pkcs11conf.Null:
+				t.Attrs = append(t.Attrs, Attr{Type: a.Type, Null: true})
+			case pkcs11conf.Bool:
+				t.Attrs = append(t.Attrs, Bool(a.Type, a.Bool))
+			case pkcs11conf.Int:
+				t.Attrs = append(t.Attrs, Ulong(a.Type, a.Int))
+			default:
+				t.Attrs = append(t.Attrs, Bytes(a.Type, a.Bytes))
+			}
+		}
+		cfg.Templates = append(cfg.Templates, t)
+	}
+	return cfg
+}
+
+// OpenSunPKCS11 opens the token of the SunPKCS11 configuration file confPath (the file
+// given to keytool with -providerArg, or named in java.security) with pin, the keystore
+// password Java would use. The store is named after the provider ("SunPKCS11-<name>").
+// Errors: those of pkcs11conf.ParseFile (a *pkcs11conf.ParseError with file and line) and
+// of Open.
+func OpenSunPKCS11(ctx context.Context, confPath, pin string) (*Store, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	pc, err := pkcs11conf.ParseFile(confPath)
+	if err != nil {
+		return nil, fmt.Errorf("hsmstore: %w", err)
+	}
+	cfg := ConfigFromSunPKCS11(pc)
+	cfg.PIN = pin
+	return Open(ctx, cfg)
+}
+
+// OpenerOptions say where the opener for IDM's HsmBasedStore finds SunPKCS11 configurations.
+type OpenerOptions struct {
+	// ConfigPath is a SunPKCS11 configuration file used for every HsmBasedStore, whatever
+	// its providerName. When "", providerName is looked up in JavaSecurity.
+	ConfigPath string
+	// JavaSecurity are java.security files read in order and merged, as the JDK merges its
+	// master file with -Djava.security.properties=<file>. Empty means the JDK's master file
+	// (pkcs11conf.MasterJavaSecurity).
+	JavaSecurity []string
+	// Properties resolves ${name} in the configurations, before the built-in Java system
+	// properties; nil means the built-ins only.
+	Properties func(name string) (string, bool)
+	// MaxSessions and PoolWaitTimeout are passed on in Config.
+	MaxSessions     int
+	PoolWaitTimeout time.Duration
+}
+
+// NewOpener returns the secrets.Opener for IDM's HsmBasedStore (secrets.ClassHSM): it reads
+// "providerName" (SunPKCS11-<name>) and "storePassword" (the user PIN, already resolved from
+// &{...} by secrets.LoadConfig) from the store's config, finds the provider's SunPKCS11
+// configuration in the java.security files (or uses opts.ConfigPath), and opens the token.
+// The store is named after the secrets.json store (mainKeyStore, mainTrustStore); both
+// usually share one connection. A relative ConfigPath or java.security path is resolved
+// against the secrets.json directory.
+func NewOpener(opts OpenerOptions) secrets.Opener {
+	return func(ctx context.Context, sc *secrets.StoreConfig) (secrets.Store, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if st, ok := sc.String("storetype"); ok && st != "" && st != "PKCS11" {
+			return nil, fmt.Errorf("hsmstore: store %s: storetype %q: an HsmBasedStore needs PKCS11", sc.Name, st)
+		}
+		pin, _ := sc.String("storePassword")
+		providerName, _ := sc.String("providerName")
+		var pc *pkcs11conf.Config
+		var err error
+		popts := pkcs11conf.Options{Properties: opts.Properties}
+		rel := func(p string) string {
+			if p != "" && !filepath.IsAbs(p) && sc.Dir != "" {
+				return filepath.Join(sc.Dir, p)
+			}
+			return p
+		}
+		if opts.ConfigPath != "" {
+			pc, err = pkcs11conf.ParseFile(rel(opts.ConfigPath))
+		} else {
+			if providerName == "" {
+				return nil, fmt.Errorf("hsmstore: store %s: no providerName (SunPKCS11-<name>) and no ConfigPath", sc.Name)
+			}
+			files := make([]string, 0, len(opts.JavaSecurity))
+			for _, f := range opts.JavaSecurity {
+				files = append(files, rel(f))
+			}
+			if len(files) == 0 {
+				m, err := pkcs11conf.MasterJavaSecurity()
+				if err != nil {
+					return nil, fmt.Errorf("hsmstore: store %s: %w", sc.Name, err)
+				}
+				files = []string{m}
+			}
+			var js *pkcs11conf.JavaSecurity
+			js, err = pkcs11conf.ReadJavaSecurity(files...)
+			if err == nil {
+				js.Options.Properties = popts.Properties
+				pc, err = js.Lookup(providerName)
+				if errors.Is(err, pkcs11conf.ErrNotFound) {
+					err = fmt.Errorf("%w (%w)", err, secrets.ErrNotFound)
+				}
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("hsmstore: store %s: %w", sc.Name, err)
+		}
+		cfg := ConfigFromSunPKCS11(pc)
+		cfg.Name = sc.Name
+		cfg.PIN = pin
+		cfg.MaxSessions = opts.MaxSessions
+		cfg.PoolWaitTimeout = opts.PoolWaitTimeout
+		s, err := Open(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+}
