@@ -21,7 +21,9 @@ import (
 	"go/ast"
 	"go/format"
 	"go/parser"
+	"go/constant"
 	"go/token"
+	"go/types"
 	"log"
 	"os"
 	"os/exec"
@@ -39,7 +41,7 @@ var extra = map[string]uint64{
 type entry struct {
 	name  string
 	value uint64
-	miekg bool
+	miekg bool // miekg/pkcs11 has the name with the same value
 	jdk   bool
 }
 
@@ -51,8 +53,8 @@ func main() {
 	miekg := miekgConsts(filepath.Join(strings.TrimSpace(string(dir)), "zconst.go"))
 
 	all := map[string]*entry{}
-	for name := range miekg {
-		all[name] = &entry{name: name, miekg: true}
+	for name, v := range miekg {
+		all[name] = &entry{name: name, value: v, miekg: true}
 	}
 	f, err := os.Open("testdata/jdk25_names.txt")
 	if err != nil {
@@ -72,6 +74,11 @@ func main() {
 		if e == nil {
 			e = &entry{name: fs[1]}
 			all[fs[1]] = e
+		}
+		if e.miekg && e.value != v {
+			// miekg/pkcs11 took these from a PKCS#11 draft; the JDK has the v3.0 values.
+			log.Printf("%s: miekg/pkcs11 has %#x, the JDK and PKCS#11 v3.0 %#x: using %#x", fs[1], e.value, v, v)
+			e.miekg = false
 		}
 		e.jdk, e.value = true, v
 	}
@@ -111,12 +118,17 @@ func main() {
 	}
 }
 
-func miekgConsts(path string) map[string]bool {
-	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+func miekgConsts(path string) map[string]uint64 {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, path, nil, 0)
 	if err != nil {
 		log.Fatal(err)
 	}
-	names := map[string]bool{}
+	pkg, err := (&types.Config{}).Check("pkcs11", fset, []*ast.File{f}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	names := map[string]uint64{}
 	for _, d := range f.Decls {
 		g, ok := d.(*ast.GenDecl)
 		if !ok || g.Tok != token.CONST {
@@ -126,7 +138,8 @@ func miekgConsts(path string) map[string]bool {
 			for _, id := range s.(*ast.ValueSpec).Names {
 				for _, p := range []string{"CKA_", "CKO_", "CKK_", "CKM_"} {
 					if strings.HasPrefix(id.Name, p) {
-						names[id.Name] = true
+						v, _ := constant.Uint64Val(pkg.Scope().Lookup(id.Name).(*types.Const).Val())
+						names[id.Name] = v
 					}
 				}
 			}

@@ -42,7 +42,7 @@ func TestLexer(t *testing.T) {
 	assert.True(t, toks[0].unterminated)
 	assert.Equal(t, tEOL, toks[1].kind)
 	assert.Equal(t, "a\nb", toks[2].val)
-	assert.Equal(t, "\x012" + "8é", toks[3].val)
+	assert.Equal(t, "\x012"+"8é", toks[3].val)
 	assert.Equal(t, 3, toks[3].line)
 
 	toks = tokens("\"x\\")

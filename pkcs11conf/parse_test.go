@@ -288,8 +288,8 @@ var invalidCases = []invalidCase{
 	{"nss with nssArgs", "name = x\nnssArgs = \"a\"\nnssModule = fips\n", ErrConflict, 2, false},
 	{"nss with secmod trust", "name = x\nnssUseSecmodTrust = true\nnssModule = fips\n", ErrConflict, 2, false},
 	{"nssLibraryDirectory relative", "name = x\nnssLibraryDirectory = lib\n", ErrValue, 2, false},
-	{"directive with JDK keyword", base + "#secretstores: slot = 1\n", ErrUnknownKeyword, 3, false},
-	{"tokenLabel too long", base + "#secretstores: tokenLabel = 0123456789012345678901234567890123\n", ErrValue, 3, false},
+	{"directive with JDK keyword", base + "#secretstores: slot = 1\n", ErrUnknownKeyword, 3, true},
+	{"tokenLabel too long", base + "#secretstores: tokenLabel = 0123456789012345678901234567890123\n", ErrValue, 3, true},
 }
 
 func TestInvalid(t *testing.T) {
