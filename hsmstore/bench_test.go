@@ -1,0 +1,267 @@
+//go:build cgo
+
+package hsmstore_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/ThalesGroup/crypto11"
+	"github.com/miekg/pkcs11"
+
+	"github.com/secretstores/secretstores/hsmstore"
+	"github.com/secretstores/secretstores/internal/softhsmtest"
+	"github.com/secretstores/secretstores/secrets"
+)
+
+// benchFixture is one token with an HMAC, an AES and an RSA-2048 key, opened three ways:
+// through hsmstore and a Provider, through crypto11, and raw miekg/pkcs11. It lives until
+// the process ends (benchmarks run after the tests, so no token is created after it).
+type benchFixture struct {
+	tok  *softhsmtest.Token
+	st   *hsmstore.Store
+	prov *secrets.Provider
+	c11  *crypto11.Context
+	p11  *pkcs11.Ctx
+	slot uint
+	err  error
+}
+
+var (
+	benchOnce sync.Once
+	bench     benchFixture
+)
+
+func fixture(b *testing.B) *benchFixture {
+	b.Helper()
+	benchOnce.Do(func() {
+		f := &bench
+		f.tok = softhsmtest.New(b, "bench")
+		ctx := context.Background()
+		f.st, f.err = hsmstore.Open(ctx, hsmstore.Config{Library: f.tok.Module, TokenLabel: f.tok.Label, PIN: f.tok.PIN})
+		if f.err != nil {
+			return
+		}
+		for alias, spec := range map[string]secrets.KeySpec{
+			"hmac": {Kind: secrets.KindSecret}, "aes": {Kind: secrets.KindAES}, "rsa": {Kind: secrets.KindRSA},
+		} {
+			if _, f.err = f.st.Generate(ctx, alias, spec); f.err != nil {
+				return
+			}
+		}
+		f.prov, f.err = secrets.NewProvider([]secrets.Store{f.st}, []secrets.Mapping{
+			{SecretID: "hmac", Types: []secrets.Purpose{secrets.Sign}, Aliases: []string{"hmac"}},
+			{SecretID: "aes", Types: []secrets.Purpose{secrets.Encrypt}, Aliases: []string{"aes"}},
+			{SecretID: "rsa", Types: []secrets.Purpose{secrets.Sign}, Aliases: []string{"rsa"}},
+		}, nil)
+		if f.err != nil {
+			return
+		}
+		// crypto11 on the same token: the login is shared (C_Login says already logged in).
+		f.c11, f.err = crypto11.Configure(&crypto11.Config{Path: f.tok.Module, TokenLabel: f.tok.Label, Pin: f.tok.PIN, MaxSessions: 16})
+		if f.err != nil {
+			return
+		}
+		// Raw miekg/pkcs11 on the same, already initialised, module.
+		f.p11 = pkcs11.New(f.tok.Module)
+		_ = f.p11.Initialize()
+		slots, _ := f.p11.GetSlotList(true)
+		for _, s := range slots {
+			if ti, err := f.p11.GetTokenInfo(s); err == nil && ti.Label == f.tok.Label {
+				f.slot = s
+			}
+		}
+	})
+	if bench.err != nil {
+		b.Fatal(bench.err)
+	}
+	return &bench
+}
+
+// rawSession opens a session and finds the object labelled alias of class cls: the floor
+// holds its own session, with no pool.
+func (f *benchFixture) rawSession(b *testing.B, cls uint, alias string) (pkcs11.SessionHandle, pkcs11.ObjectHandle) {
+	sh, err := f.p11.OpenSession(f.slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tmpl := []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_CLASS, cls)}
+	if cls == pkcs11.CKO_PRIVATE_KEY {
+		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_ID, []byte(alias)))
+	} else {
+		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_LABEL, []byte(alias)))
+	}
+	if err := f.p11.FindObjectsInit(sh, tmpl); err != nil {
+		b.Fatal(err)
+	}
+	hs, _, err := f.p11.FindObjects(sh, 2)
+	f.p11.FindObjectsFinal(sh)
+	if err != nil || len(hs) != 1 {
+		b.Fatalf("find %s: %v %d", alias, err, len(hs))
+	}
+	return sh, hs[0]
+}
+
+// par runs body with 1 goroutine ("g1") and with 2 ("g2", RunParallel on GOMAXPROCS=2 or
+// SetParallelism to make 2).
+func par(b *testing.B, name string, setup func(b *testing.B) func() error) {
+	b.Run(name+"/g1", func(b *testing.B) {
+		op := setup(b)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := op(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run(name+"/g2", func(b *testing.B) {
+		var mu sync.Mutex
+		b.SetParallelism((2 + gomaxprocs() - 1) / gomaxprocs())
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			mu.Lock()
+			op := setup(b)
+			mu.Unlock()
+			for pb.Next() {
+				if err := op(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+var msg64 = make([]byte, 64)
+
+func BenchmarkHMACSHA256(b *testing.B) {
+	f := fixture(b)
+	ctx := context.Background()
+	par(b, "hsmstore", func(b *testing.B) func() error {
+		return func() error {
+			s, err := f.prov.Active(ctx, "hmac", secrets.Sign)
+			if err != nil {
+				return err
+			}
+			_, err = s.MAC(ctx, crypto.SHA256, msg64)
+			return err
+		}
+	})
+	par(b, "raw-miekg", func(b *testing.B) func() error {
+		sh, h := f.rawSession(b, pkcs11.CKO_SECRET_KEY, "hmac")
+		mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_SHA256_HMAC, nil)}
+		return func() error {
+			if err := f.p11.SignInit(sh, mech, h); err != nil {
+				return err
+			}
+			_, err := f.p11.Sign(sh, msg64)
+			return err
+		}
+	})
+	par(b, "crypto11", func(b *testing.B) func() error {
+		keys, err := f.c11.FindKeys(nil, []byte("hmac"))
+		if err != nil || len(keys) != 1 {
+			b.Fatal(err)
+		}
+		return func() error {
+			m, err := keys[0].NewHMAC(pkcs11.CKM_SHA256_HMAC, 0)
+			if err != nil {
+				return err
+			}
+			m.Write(msg64)
+			m.Sum(nil)
+			return nil
+		}
+	})
+}
+
+func BenchmarkRSA2048Sign(b *testing.B) {
+	f := fixture(b)
+	ctx := context.Background()
+	d := sha256.Sum256(msg64)
+	par(b, "hsmstore", func(b *testing.B) func() error {
+		return func() error {
+			s, err := f.prov.Active(ctx, "rsa", secrets.Sign)
+			if err != nil {
+				return err
+			}
+			_, err = s.Sign(ctx, d[:], crypto.SHA256)
+			return err
+		}
+	})
+	par(b, "crypto11", func(b *testing.B) func() error {
+		signer, err := f.c11.FindKeyPair([]byte("rsa"), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return func() error {
+			_, err := signer.Sign(rand.Reader, d[:], crypto.SHA256)
+			return err
+		}
+	})
+	par(b, "raw-miekg", func(b *testing.B) func() error {
+		sh, h := f.rawSession(b, pkcs11.CKO_PRIVATE_KEY, "rsa")
+		mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS, nil)}
+		prefix := []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}
+		in := append(prefix, d[:]...)
+		return func() error {
+			if err := f.p11.SignInit(sh, mech, h); err != nil {
+				return err
+			}
+			_, err := f.p11.Sign(sh, in)
+			return err
+		}
+	})
+}
+
+func BenchmarkAESGCMSeal(b *testing.B) {
+	f := fixture(b)
+	ctx := context.Background()
+	par(b, "hsmstore", func(b *testing.B) func() error {
+		return func() error {
+			s, err := f.prov.Active(ctx, "aes", secrets.Encrypt)
+			if err != nil {
+				return err
+			}
+			_, err = s.Seal(ctx, msg64, nil)
+			return err
+		}
+	})
+	par(b, "raw-miekg", func(b *testing.B) func() error {
+		sh, h := f.rawSession(b, pkcs11.CKO_SECRET_KEY, "aes")
+		return func() error {
+			nonce := make([]byte, 12)
+			rand.Read(nonce)
+			params := pkcs11.NewGCMParams(nonce, nil, 128)
+			defer params.Free()
+			if err := f.p11.EncryptInit(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, params)}, h); err != nil {
+				return err
+			}
+			_, err := f.p11.Encrypt(sh, msg64)
+			return err
+		}
+	})
+}
+
+// BenchmarkProviderActiveWarm is the cached lookup on the hot path: no PKCS#11 call.
+func BenchmarkProviderActiveWarm(b *testing.B) {
+	f := fixture(b)
+	ctx := context.Background()
+	if _, err := f.prov.Active(ctx, "hmac", secrets.Sign); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := f.prov.Active(ctx, "hmac", secrets.Sign); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func gomaxprocs() int { return runtime.GOMAXPROCS(0) }
