@@ -269,11 +269,22 @@ func (c *Config) Apply(op Operation, class, keyType uint, attrs []Attribute) []A
 // JDK, it keeps an attribute that a2 itself repeats twice (Parse warns about that).
 func combine(a1, a2 []Attribute) []Attribute {
 	out := make([]Attribute, 0, len(a1)+len(a2))
+	var set map[uint]bool // types a2 sets; a map only for long lists, to stay linear
+	if len(a2) > 8 {
+		set = make(map[uint]bool, len(a2))
+		for _, b := range a2 {
+			set[b.Type] = true
+		}
+	}
 	for _, a := range a1 {
 		if a.Kind == Null {
 			continue
 		}
-		if slices.ContainsFunc(a2, func(b Attribute) bool { return b.Type == a.Type }) {
+		if set != nil {
+			if set[a.Type] {
+				continue
+			}
+		} else if slices.ContainsFunc(a2, func(b Attribute) bool { return b.Type == a.Type }) {
 			continue
 		}
 		out = append(out, a)

@@ -1,6 +1,8 @@
 package pkcs11conf
 
 import (
+	"bytes"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"math"
@@ -134,14 +136,22 @@ type parser struct {
 	cfg  *Config
 	kw   token // keyword being parsed
 	// directive is set while parsing the rest of a "#secretstores:" line.
-	directive bool
+	directive       bool
+	droppedWarnings int
 }
 
 func (p *parser) errAt(t token, sentinel error, msg, hint string) *ParseError {
 	return &ParseError{File: p.opts.File, Line: t.line, Column: t.col, Keyword: p.kw.val, Err: sentinel, Msg: msg, Hint: hint}
 }
 
+// maxWarnings bounds Config.Warnings, so that a hostile file cannot make it huge.
+const maxWarnings = 100
+
 func (p *parser) warn(t token, sentinel error, msg, hint string) {
+	if len(p.cfg.Warnings) >= maxWarnings {
+		p.droppedWarnings++
+		return
+	}
 	p.cfg.Warnings = append(p.cfg.Warnings, p.errAt(t, sentinel, msg, hint))
 }
 
@@ -329,6 +339,9 @@ func (p *parser) finish() error {
 		case c.NSSUseSecmodTrust:
 			return conflict("nssUseSecmodTrust", "nssUseSecmodTrust is an internal option and must not be specified in NSS mode", "remove it")
 		}
+	}
+	if p.droppedWarnings > 0 {
+		c.Warnings = append(c.Warnings, &ParseError{File: p.opts.File, Err: ErrValue, Msg: fmt.Sprintf("%d more warnings not shown", p.droppedWarnings)})
 	}
 	if c.EnabledMechanisms != nil && c.DisabledMechanisms != nil {
 		p.cfg.Warnings = append(p.cfg.Warnings, &ParseError{File: p.opts.File, Line: c.Lines["disabledMechanisms"], Keyword: "disabledMechanisms", Err: ErrConflict,
@@ -782,9 +795,9 @@ func (p *parser) attrValue(a *Attribute, v token) error {
 			return p.errAt(v, ErrValue, fmt.Sprintf("expected a byte array value, read %s", v), "write 0h followed by hexadecimal digits")
 		}
 		a.Kind, a.Bytes = Bytes, b
-		if digits := strings.TrimLeft(s[2:], "+"); len(digits) != 2*len(b) && !strings.HasPrefix(digits, "-") {
+		if digits := strings.TrimPrefix(s[2:], "+"); !strings.HasPrefix(digits, "-") && !sameAsHex(digits, b) {
 			p.warn(v, ErrValue, fmt.Sprintf("%s is stored as the %d bytes 0h%x", s, len(b), b),
-				"the JDK reads 0h values as a number: leading zero bytes are dropped, odd digit counts padded, and 00 prepended when the top bit is set")
+				"the JDK reads 0h values as a number: leading zero bytes are dropped, and 00 is prepended when the top bit is set")
 		}
 	case isNumber(s):
 		n, err := p.unsigned(v)
@@ -802,6 +815,15 @@ func (p *parser) attrValue(a *Attribute, v token) error {
 		return p.errAt(v, ErrValue, fmt.Sprintf("unknown attribute value %s", v), hint)
 	}
 	return nil
+}
+
+// sameAsHex reports whether the hex digits (padded to an even count) decode to b.
+func sameAsHex(digits string, b []byte) bool {
+	if len(digits)%2 == 1 {
+		digits = "0" + digits
+	}
+	d, err := hex.DecodeString(digits)
+	return err == nil && bytes.Equal(d, b)
 }
 
 // javaBigIntegerBytes returns new BigInteger(s, 16).toByteArray(): the minimal two's
