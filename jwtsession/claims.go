@@ -187,7 +187,7 @@ func claimTime(m map[string]json.RawMessage, name string) (time.Time, bool, erro
 		return time.Time{}, false, nil
 	}
 	var n json.Number
-	if err := json.Unmarshal(raw, &n); err != nil {
+	if len(raw) == 0 || raw[0] == '"' || json.Unmarshal(raw, &n) != nil {
 		return time.Time{}, false, fmt.Errorf("%w: claim %s is not a number", ErrClaims, name)
 	}
 	f, err := n.Float64()
