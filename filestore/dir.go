@@ -441,10 +441,11 @@ func (s *DirStore) relative(alias string) *dirFile {
 	if i <= 0 {
 		return nil
 	}
-	k, err := strconv.Atoi(alias[i+len(suf)+1:])
-	if err != nil || k <= 0 || alias[i+len(suf)+1] == '0' {
+	num := alias[i+len(suf)+1:]
+	if num == "" || num[0] == '0' || len(num) > 9 || strings.Trim(num, "0123456789") != "" {
 		return nil
 	}
+	k, _ := strconv.Atoi(num)
 	if vs := s.ids[alias[:i]]; k < len(vs) {
 		return vs[k]
 	}

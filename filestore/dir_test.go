@@ -286,7 +286,7 @@ func TestDirStoreVersions(t *testing.T) {
 			t.Errorf("%s resolves to %s, want %s", alias, e.Alias(), want)
 		}
 	}
-	for _, alias := range []string{"jwt.v-3", "jwt.v-0", "jwt.v-01", "plain.v-1", "jwt.v3", "nope", "old.v-2"} {
+	for _, alias := range []string{"jwt.v-3", "jwt.v-0", "jwt.v-01", "jwt.v-+1", "jwt.v-", "plain.v-1", "jwt.v3", "nope", "old.v-2"} {
 		if _, err := s.Entry(ctx, alias); !errors.Is(err, secrets.ErrNotFound) {
 			t.Errorf("%s: %v, want ErrNotFound", alias, err)
 		}
