@@ -157,6 +157,27 @@ func (js *JavaSecurity) SunPKCS11() []ProviderEntry {
 	return out
 }
 
+// Configs parses the configuration of every SunPKCS11 provider the JDK loads, in provider
+// order; ProviderName and File of each give the provider name and the configuration path.
+// Providers whose configuration fails to parse are left out and reported in the error (nil
+// when all parse).
+func (js *JavaSecurity) Configs() ([]*Config, error) {
+	var cfgs []*Config
+	var errs []error
+	for _, e := range js.SunPKCS11() {
+		arg, err := e.ConfigArg(js.Options)
+		if err == nil {
+			var c *Config
+			if c, err = ParseProviderArg(arg, js.Options); err == nil {
+				cfgs = append(cfgs, c)
+				continue
+			}
+		}
+		errs = append(errs, fmt.Errorf("%s (%s:%d): %w", e.property, e.File, e.Line, err))
+	}
+	return cfgs, errors.Join(errs...)
+}
+
 // Lookup returns the configuration of the SunPKCS11 provider called providerName
 // ("SunPKCS11-<name>", as in IDM's HsmBasedStore providerName; the bare <name> is accepted
 // too). It parses each SunPKCS11 provider's configuration in turn. A provider that the JDK

@@ -107,6 +107,11 @@ func TestJavaSecurityProperties(t *testing.T) {
 	require.Len(t, js.Warnings, 2)
 	assert.Contains(t, js.Warnings[1].Hint, "this one 5")
 
+	cfgs, err := js.Configs()
+	assert.ErrorIs(t, err, os.ErrNotExist) // ${/}etc${/}p11.cfg
+	require.Len(t, cfgs, 1)
+	assert.Equal(t, "SunPKCS11-inline", cfgs[0].ProviderName())
+
 	c, err := js.Lookup("SunPKCS11-inline")
 	require.NoError(t, err)
 	assert.Equal(t, "/usr/lib/softhsm/libsofthsm2.so", c.Library)
