@@ -36,8 +36,8 @@ func (b *base) Public() crypto.PublicKey   { return b.pub }
 
 type certEntry struct{ base }
 
-// secretKey is a CKK_GENERIC_SECRET or HMAC key: MAC, VerifyMAC, Export.
-type secretKey struct {
+// keyObj is a secret-key object: Export.
+type keyObj struct {
 	base
 	h           pkcs11.ObjectHandle
 	keyType     uint
@@ -45,13 +45,18 @@ type secretKey struct {
 	sensitive   bool
 }
 
-// aesKey is a CKK_AES key: Seal, Open, Export.
-type aesKey struct{ secretKey }
+// secretKey is a CKK_GENERIC_SECRET or HMAC key: MAC, VerifyMAC, Export.
+type secretKey struct{ keyObj }
+
+// aesKey is a CKK_AES key: Seal, Open, Export (no HMAC: tokens refuse an AES key for
+// CKM_SHA256_HMAC, so MAC is secrets.ErrWrongKind).
+type aesKey struct{ keyObj }
 
 var (
 	_ secrets.EntryMAC         = (*secretKey)(nil)
 	_ secrets.EntryMACVerifier = (*secretKey)(nil)
 	_ secrets.EntryExporter    = (*secretKey)(nil)
+	_ secrets.EntryExporter    = (*aesKey)(nil)
 	_ secrets.EntryAEAD        = (*aesKey)(nil)
 	_ secrets.EntrySigner      = (*rsaKey)(nil)
 	_ secrets.EntryDecrypter   = (*rsaKey)(nil)
@@ -138,7 +143,7 @@ func hmacInitErr(call string, m uint, h crypto.Hash, err error) error {
 
 // Export returns CKA_VALUE when the key is extractable and not sensitive, else an error
 // wrapping secrets.ErrNotExtractable naming the attributes to set.
-func (k *secretKey) Export(ctx context.Context) ([]byte, error) {
+func (k *keyObj) Export(ctx context.Context) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -476,3 +476,12 @@ func sha1New() interface {
 } {
 	return crypto.SHA1.New()
 }
+
+func TestAESHasNoMAC(t *testing.T) {
+	tok := softhsmtest.New(t, "aesmac")
+	s := open(t, tok)
+	gen(t, s, "aes", secrets.KeySpec{Kind: secrets.KindAES})
+	if _, err := secretOf(t, s, "aes").MAC(context.Background(), crypto.SHA256, nil); !errors.Is(err, secrets.ErrWrongKind) {
+		t.Fatal(err)
+	}
+}

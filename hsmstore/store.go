@@ -283,7 +283,7 @@ func (s *Store) secretEntry(sh pkcs11.SessionHandle, alias string, h pkcs11.Obje
 	if !ok {
 		return nil, errors.New("secret key without a readable CKA_KEY_TYPE")
 	}
-	sk := secretKey{
+	sk := keyObj{
 		base:        base{st: s, alias: alias},
 		h:           h,
 		keyType:     kt,
@@ -293,11 +293,11 @@ func (s *Store) secretEntry(sh pkcs11.SessionHandle, alias string, h pkcs11.Obje
 	switch kt {
 	case pkcs11.CKK_AES:
 		sk.kind = secrets.KindAES
-		return &aesKey{secretKey: sk}, nil
+		return &aesKey{sk}, nil
 	case pkcs11.CKK_GENERIC_SECRET, pkcs11.CKK_SHA256_HMAC, pkcs11.CKK_SHA384_HMAC, pkcs11.CKK_SHA512_HMAC,
 		pkcs11.CKK_SHA_1_HMAC, pkcs11.CKK_SHA224_HMAC:
 		sk.kind = secrets.KindSecret
-		return &sk, nil
+		return &secretKey{sk}, nil
 	}
 	return nil, fmt.Errorf("secret key of unsupported CKA_KEY_TYPE 0x%x: %w", kt, errors.ErrUnsupported)
 }
