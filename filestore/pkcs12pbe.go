@@ -35,6 +35,9 @@ const (
 	maxChainLen         = 16
 )
 
+// iterationLimit is MaxIterations; the fuzz target lowers it to spend its time on parsing.
+var iterationLimit = MaxIterations
+
 // errIterations and errPadding are internal causes; the caller wraps them with context.
 var (
 	errPadding = errors.New("bad padding after decryption")
@@ -93,7 +96,7 @@ func (b *iterationBudget) spend(n int) error {
 	if n < 1 {
 		return fmt.Errorf("iteration count %d: %w", n, errBadPBEParams)
 	}
-	if n > MaxIterations {
+	if n > iterationLimit {
 		return fmt.Errorf("iteration count %d: %w", n, errIterationsExceedLimit)
 	}
 	if b != nil {
