@@ -40,6 +40,10 @@ var (
 // generation is slow under -race).
 func rsaKey(t testing.TB, i int) secrets.KeyMaterial {
 	t.Helper()
+	return sharedRSAKey(i)
+}
+
+func sharedRSAKey(i int) secrets.KeyMaterial {
 	rsaKeysOnce.Do(func() {
 		for range 3 {
 			km, err := secrets.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindRSA, Bits: 2048})
