@@ -142,24 +142,24 @@ func (k *hmacKeys) get(ctx context.Context, sec *secrets.Secret) ([]byte, error)
 
 func exportHMAC(ctx context.Context, sec *secrets.Secret, min int) ([]byte, error) {
 	if !sec.Kind().Symmetric() {
-		return nil, fmt.Errorf("jwtsession: signing key %q in store %q is %v, not an HMAC (generic secret) key: %w",
+		return nil, fmt.Errorf("signing key %q in store %q is %v, not an HMAC (generic secret) key: %w",
 			sec.Alias(), sec.Store(), sec.Kind(), secrets.ErrWrongKind)
 	}
 	key, err := sec.Export(ctx)
 	if err != nil {
 		if errors.Is(err, secrets.ErrNotExtractable) {
-			return nil, fmt.Errorf("jwtsession: the session HMAC key %q in store %q must be exported, as IDM does: "+
+			return nil, fmt.Errorf("the session HMAC key %q in store %q must be exported, as IDM does: "+
 				"create it extractable and not sensitive (PKCS#11 CKA_EXTRACTABLE=true, CKA_SENSITIVE=false; "+
 				"in a SunPKCS11 config: attributes(generate,CKO_SECRET_KEY,CKK_GENERIC_SECRET) = "+
 				"{ CKA_EXTRACTABLE = true  CKA_SENSITIVE = false }), or set Config.MACInStore: %w",
 				sec.Alias(), sec.Store(), err)
 		}
-		return nil, fmt.Errorf("jwtsession: exporting the session HMAC key: %w", err)
+		return nil, fmt.Errorf("exporting the session HMAC key: %w", err)
 	}
 	if len(key) < min {
 		n := len(key)
 		clear(key)
-		return nil, fmt.Errorf("jwtsession: the session HMAC key %q in store %q has %d bytes; at least %d are needed (IDM requires 32, HS512 64): %w",
+		return nil, fmt.Errorf("the session HMAC key %q in store %q has %d bytes; at least %d are needed (IDM requires 32, HS512 64): %w",
 			sec.Alias(), sec.Store(), n, min, secrets.ErrWrongKind)
 	}
 	return key, nil
