@@ -126,6 +126,12 @@ func CheckEntry(t *testing.T, s *secrets.Secret, extractable bool) {
 		if s.Kind() == secrets.KindSecret {
 			for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512} {
 				tag, err := s.MAC(ctx, h, kat)
+				if h != crypto.SHA256 && errors.Is(err, errors.ErrUnsupported) {
+					// A token may refuse a key shorter than the hash (SoftHSM wants a 384-bit
+					// key for HMAC-SHA384); it must say so rather than fail otherwise.
+					t.Logf("HMAC with %v: %v", h, err)
+					continue
+				}
 				require.NoError(t, err, "HMAC with %v", h)
 				require.Len(t, tag, h.Size())
 				if key != nil {
