@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/secretstores/secretstores/hsmstore"
+	"github.com/secretstores/secretstores/internal/softhsmtest"
 	"github.com/secretstores/secretstores/secrets"
 )
 
@@ -139,5 +141,82 @@ func rawGCM(b *testing.B, key, pt []byte) {
 				b.Fatal(err)
 			}
 		}
+	})
+}
+
+// BenchmarkHSM: both schemes with SoftHSM keys: x-simple-encryption with an extractable
+// generic secret (exported on every call, as IDM does), AES-GCM inside the token; the floors
+// are the same token calls without JSON (Export + raw primitives; Secret.Seal/Open).
+func BenchmarkHSM(b *testing.B) {
+	ctx := b.Context()
+	tok := softhsmtest.New(b, "jcbench")
+	st, err := hsmstore.Open(ctx, hsmstore.Config{Library: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Generate(ctx, aliasA, secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Extractable: true}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.Generate(ctx, "aes-gcm", secrets.KeySpec{Kind: secrets.KindAES, Bits: 256}); err != nil {
+		b.Fatal(err)
+	}
+	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{mapping(idConfig, aliasA), mapping("gcm", "aes-gcm")}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	pt := []byte(`"` + benchPlain + `"`)
+	b.Run("Simple", func(b *testing.B) {
+		benchCodecs(b, p, idConfig, nil, func(b *testing.B) {
+			s, _ := p.Active(ctx, idConfig, secrets.Encrypt)
+			b.Run("RawEncrypt", func(b *testing.B) {
+				b.SetBytes(int64(len(pt)))
+				for b.Loop() {
+					k, err := s.Export(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					rawSimpleEncrypt(k, pt)
+				}
+			})
+			k, _ := s.Export(ctx)
+			salt, iv, ct, tag := rawSimpleEncrypt(k, pt)
+			b.Run("RawDecrypt", func(b *testing.B) {
+				b.SetBytes(int64(len(pt)))
+				for b.Loop() {
+					k, err := s.Export(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := rawSimpleDecrypt(k, salt, iv, ct, tag); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	})
+	b.Run("GCM", func(b *testing.B) {
+		benchCodecs(b, p, "gcm", &Options{Scheme: SchemeGCM}, func(b *testing.B) {
+			s, _ := p.Active(ctx, "gcm", secrets.Encrypt)
+			aad := gcmAAD("aes-gcm", "gcm")
+			b.Run("RawEncrypt", func(b *testing.B) {
+				b.SetBytes(int64(len(pt)))
+				for b.Loop() {
+					if _, err := s.Seal(ctx, pt, aad); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			sealed, _ := s.Seal(ctx, pt, aad)
+			b.Run("RawDecrypt", func(b *testing.B) {
+				b.SetBytes(int64(len(pt)))
+				for b.Loop() {
+					if _, err := s.Open(ctx, sealed, aad); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
 	})
 }

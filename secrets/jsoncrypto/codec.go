@@ -259,7 +259,7 @@ func (c *Codec) decryptEnvelope(ctx context.Context, env *envelope) (json.RawMes
 
 // checkPlaintext validates decrypted bytes as one JSON value.
 func checkPlaintext(pt []byte) error {
-	if _, err := parseJSON(pt, MaxDepth); err != nil {
+	if err := validJSON(pt, MaxDepth); err != nil {
 		return fmt.Errorf("jsoncrypto: decrypted data is not JSON: %w", secrets.ErrVerification)
 	}
 	return nil

@@ -132,7 +132,8 @@ func applySplices(doc []byte, sp []splice) []byte {
 
 // DecryptDocument replaces every encrypted value (x-simple-encryption, TypeGCM) of a JSON
 // document by its plaintext, leaving every other byte as it was (salted hashes and unknown
-// $crypto types included), and reports what it replaced. On error nothing is returned.
+// $crypto types included), and reports what it replaced. A malformed $crypto value of any
+// known type is an error, as in Scan. On error nothing is returned.
 func (c *Codec) DecryptDocument(ctx context.Context, doc []byte) ([]byte, []Change, error) {
 	root, err := parseDocument(doc)
 	if err != nil {
@@ -145,10 +146,13 @@ func (c *Codec) DecryptDocument(ctx context.Context, doc []byte) ([]byte, []Chan
 		if err != nil {
 			return fmt.Errorf("jsoncrypto: %s: %w", quotePtr(ptr), err)
 		}
-		if env.typ != TypeSimple && env.typ != TypeGCM {
-			return nil
-		}
 		info, err := env.info()
+		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			return fmt.Errorf("jsoncrypto: %s: %w", quotePtr(ptr), err)
+		}
+		if env.typ != TypeSimple && env.typ != TypeGCM {
+			return nil // salted hashes and unknown types stay as they are
+		}
 		if err != nil {
 			return fmt.Errorf("jsoncrypto: %s: %w", quotePtr(ptr), err)
 		}
@@ -281,10 +285,13 @@ func (c *Codec) Reencrypt(ctx context.Context, doc []byte) ([]byte, []Change, er
 		if err != nil {
 			return fmt.Errorf("jsoncrypto: %s: %w", quotePtr(ptr), err)
 		}
+		info, err := env.info()
+		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			return fmt.Errorf("jsoncrypto: %s: %w", quotePtr(ptr), err)
+		}
 		if env.typ != TypeSimple && env.typ != TypeGCM {
 			return nil
 		}
-		info, err := env.info()
 		if err != nil {
 			return fmt.Errorf("jsoncrypto: %s: %w", quotePtr(ptr), err)
 		}

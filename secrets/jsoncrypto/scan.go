@@ -72,11 +72,21 @@ type parser struct {
 	src      []byte
 	pos      int
 	maxDepth int
+	validate bool // only check the syntax: build no strings, members or elements
 }
 
 // parseJSON parses exactly one JSON value (surrounding whitespace allowed).
 func parseJSON(src []byte, maxDepth int) (node, error) {
-	p := parser{src: src, maxDepth: maxDepth}
+	return parseWith(parser{src: src, maxDepth: maxDepth})
+}
+
+// validJSON reports whether src is exactly one JSON value, without building a tree.
+func validJSON(src []byte, maxDepth int) error {
+	_, err := parseWith(parser{src: src, maxDepth: maxDepth, validate: true})
+	return err
+}
+
+func parseWith(p parser) (node, error) {
 	p.ws()
 	n, err := p.value(0)
 	if err != nil {
@@ -177,7 +187,11 @@ func (p *parser) number() (node, error) {
 			return node{}, p.fail("invalid number")
 		}
 	}
-	return node{kind: kNumber, start: start, end: p.pos, str: string(p.src[start:p.pos])}, nil
+	n := node{kind: kNumber, start: start, end: p.pos}
+	if !p.validate {
+		n.str = string(p.src[start:p.pos])
+	}
+	return n, nil
 }
 
 func hexVal(c byte) rune {
@@ -222,6 +236,9 @@ func (p *parser) string() (string, error) {
 				return "", p.fail("invalid UTF-8 in string")
 			}
 			p.pos++
+			if p.validate {
+				return "", nil
+			}
 			return string(s), nil
 		}
 		if c == '\\' {
@@ -331,7 +348,9 @@ func (p *parser) object(depth int) (node, error) {
 		if err != nil {
 			return node{}, err
 		}
-		n.members = append(n.members, member{key: key, val: v})
+		if !p.validate {
+			n.members = append(n.members, member{key: key, val: v})
+		}
 		p.ws()
 		if p.pos >= len(p.src) {
 			return node{}, p.fail("unterminated object")
@@ -367,7 +386,9 @@ func (p *parser) array(depth int) (node, error) {
 		if err != nil {
 			return node{}, err
 		}
-		n.elems = append(n.elems, v)
+		if !p.validate {
+			n.elems = append(n.elems, v)
+		}
 		p.ws()
 		if p.pos >= len(p.src) {
 			return node{}, p.fail("unterminated array")

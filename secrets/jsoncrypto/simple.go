@@ -167,8 +167,8 @@ func rsaOptions(javaCipher string) (crypto.DecrypterOpts, error) {
 	return nil, unsupported("key-wrapping cipher %q", clip(javaCipher))
 }
 
-// macInput appends M (see the scheme above) for the object v.
-func macInput(dst []byte, v *node, scope MACFields, top bool) ([]byte, error) {
+// macInput writes M (see the scheme above) for the object v to w.
+func macInput(w io.Writer, v *node, scope MACFields, top bool) error {
 	order := make([]int, 0, len(v.members))
 	for i := range v.members {
 		k := v.members[i].key
@@ -186,28 +186,27 @@ func macInput(dst []byte, v *node, scope MACFields, top bool) ([]byte, error) {
 	}
 	for _, i := range order {
 		m := &v.members[i]
-		dst = append(dst, m.key...)
+		io.WriteString(w, m.key)
 		switch m.val.kind {
 		case kString:
-			dst = append(dst, m.val.str...)
+			io.WriteString(w, m.val.str)
 		case kObject:
-			var err error
-			if dst, err = macInput(dst, &m.val, scope, false); err != nil {
-				return nil, err
+			if err := macInput(w, &m.val, scope, false); err != nil {
+				return err
 			}
 		case kBool:
-			dst = strconv.AppendBool(dst, m.val.b)
+			io.WriteString(w, strconv.FormatBool(m.val.b))
 		case kNumber:
 			s, ok := javaInteger(m.val.str)
 			if !ok {
-				return nil, malformed("field %q: only integer numbers can be authenticated", m.key)
+				return malformed("field %q: only integer numbers can be authenticated", m.key)
 			}
-			dst = append(dst, s...)
+			io.WriteString(w, s)
 		default:
-			return nil, malformed("field %q is a %v, which cannot be authenticated", m.key, m.val.kind)
+			return malformed("field %q is a %v, which cannot be authenticated", m.key, m.val.kind)
 		}
 	}
-	return dst, nil
+	return nil
 }
 
 // kv is one field Encrypt writes: a JSON string, or (num) a JSON integer.
@@ -376,12 +375,10 @@ func (c *Codec) decryptSimple(ctx context.Context, sv *simpleValue) (json.RawMes
 		}
 		defer clear(prk)
 		defer clear(macKey)
-		m, err := macInput(make([]byte, 0, 64+len(sv.data)*2), sv.v, c.o.MACFields, true)
-		if err != nil {
+		h := hmac.New(sha256.New, macKey)
+		if err := macInput(h, sv.v, c.o.MACFields, true); err != nil {
 			return nil, err
 		}
-		h := hmac.New(sha256.New, macKey)
-		h.Write(m)
 		if !hmac.Equal(h.Sum(nil)[:macSize], sv.mac) {
 			return nil, fmt.Errorf("jsoncrypto: MAC of the value named %q does not verify: %w", sv.alias, secrets.ErrVerification)
 		}
