@@ -78,6 +78,18 @@ func TestStoreCrashSafety(t *testing.T) {
 		s.Close()
 	}
 	t.Logf("last generation seen %d", last)
+	// The next write, under the lock, removes the temporary files killed writers left.
+	s, err = Open(ctx, path, Config{Password: "pw", Iterations: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Delete(ctx, "gen"); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".crash.p12.tmp*")); len(m) != 0 {
+		t.Fatalf("stale temporary files remain: %v", m)
+	}
 }
 
 // crashWriter rewrites the keystore at path forever: each save bumps key "k" and writes

@@ -1,3 +1,20 @@
+// Package filestore serves keys from files as secrets.Stores: Java keystore files (Store:
+// PKCS12 read and write, JCEKS and JKS read only, detected by content) and key directories
+// like IDM's FileSystemStore (DirStore).
+//
+// Keystore files interoperate with JDK 17's keytool both ways, secret keys included: files
+// keytool writes open here, and files written here are listed by keytool and read by Java
+// with the same key bytes. PKCS#12 is written with Java 17's defaults (PBES2 with
+// PBKDF2-HMAC-SHA256 and AES-256-CBC, HMAC-SHA256 MAC, 10000 iterations) and read with the
+// legacy algorithms too (PBE-SHA1-3DES, RC2-40, SHA-1 MAC). The integrity MAC or checksum is
+// verified before anything in a file is used; a wrong password is an error wrapping
+// secrets.ErrWrongPIN. JCEKS and JKS files are never written: convert them with
+// ConvertToPKCS12 or keytool -importkeystore. Every reader has size and iteration limits
+// (MaxFileSize, MaxIterations) and returns errors rather than panicking; no error carries a
+// password or key bytes.
+//
+// NewOpener and Openers plug the keystore classes of IDM's secrets.json
+// (KeyStoreSecretStore, FileBasedStore) into secrets.Open, populateDefaults included.
 package filestore
 
 import (

@@ -557,6 +557,7 @@ func (s *Store) modify(ctx context.Context, op, alias string, fn func(st *state)
 				return err
 			}
 		}
+		removeStaleTemps(s.path)
 		next := st.clone()
 		if changed, err = fn(next); err != nil {
 			return err
@@ -670,6 +671,21 @@ func writeAtomic(path string, data []byte) (fs.FileInfo, error) {
 		}
 	}
 	return os.Stat(path)
+}
+
+// removeStaleTemps deletes the temporary files of saves that never finished (a writer
+// killed between create and rename). The caller holds the file lock, so no other writer of
+// this package is in the middle of a save.
+func removeStaleTemps(path string) {
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+globEscape(filepath.Base(path))+".tmp*"))
+	for _, m := range matches {
+		os.Remove(m)
+	}
+}
+
+func globEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`)
+	return r.Replace(s)
 }
 
 func (s *Store) withFileLock(ctx context.Context, fn func() error) error {
