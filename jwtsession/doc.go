@@ -44,7 +44,7 @@
 // idle deadline no further ahead than MaxLife and IdleTimeout, all with Config.Leeway
 // and the clock Config.Now; last the Config.Revoked hook. Each failure wraps one
 // sentinel (ErrMalformed, ErrSignature, ErrExpired, ...); errors never carry key bytes,
-// and quote of the token only header values, claim names and times (truncated). Validated tokens are cached by their SHA-256 so a resent cookie costs
+// and quote from the token only header values, claim names and times (truncated). Validated tokens are cached by their SHA-256 so a resent cookie costs
 // no RSA decryption.
 //
 // # Concurrency
