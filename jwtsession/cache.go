@@ -60,9 +60,3 @@ func (c *tokenCache) remove(k [32]byte) {
 	delete(c.m, k)
 	c.mu.Unlock()
 }
-
-func (c *tokenCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.m)
-}

@@ -207,7 +207,7 @@ func TestCacheAndRevocation(t *testing.T) {
 	require.NoError(t, err)
 	n := ws.decrypts.Load()
 	require.Positive(t, n)
-	s, err := m.Validate(ctx, tok)
+	_, err = m.Validate(ctx, tok)
 	require.NoError(t, err)
 	assert.Equal(t, n, ws.decrypts.Load(), "a cache hit costs no RSA decryption")
 
@@ -218,7 +218,7 @@ func TestCacheAndRevocation(t *testing.T) {
 
 	tok2, err := m.Issue(ctx, jwtsession.Claims{Principal: "q"})
 	require.NoError(t, err)
-	s, err = m.Validate(ctx, tok2)
+	s, err := m.Validate(ctx, tok2)
 	require.NoError(t, err)
 	mu.Lock()
 	revoked[s.SessionID] = true

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package jwtsession_test
 
 import (
