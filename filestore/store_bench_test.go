@@ -189,3 +189,32 @@ func BenchmarkHMAC(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkProviderActiveWarm is the hot path over a keystore file: a Provider with IDM's
+// mapping of the JWT session key, warm, so no store call. Compare BenchmarkHMAC's
+// StoreEntryLookup, the store's own cached lookup.
+func BenchmarkProviderActiveWarm(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, "testdata/keystore.p12", Config{Password: "changeit"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	p, err := secrets.NewProvider([]secrets.Store{s}, []secrets.Mapping{{
+		Store: s.Name(), SecretID: "idm.jwt.session.module.signing",
+		Types: []secrets.Purpose{secrets.Sign, secrets.Verify}, Aliases: []string{"openidm-jwtsessionhmac-key"},
+	}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.Active(ctx, "idm.jwt.session.module.signing", secrets.Sign); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Active(ctx, "idm.jwt.session.module.signing", secrets.Sign); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
