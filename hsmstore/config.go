@@ -3,6 +3,7 @@ package hsmstore
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"strconv"
@@ -43,6 +44,18 @@ type Config struct {
 	// 2). PoolWaitTimeout is how long an operation waits for a free session (default 30s).
 	MaxSessions     int
 	PoolWaitTimeout time.Duration
+
+	// ReconnectBackoff is the wait after a failed reconnect before the next attempt
+	// (default 200ms); it doubles on every failure up to ReconnectBackoffMax (default 10s).
+	// Meanwhile calls fail at once with an error wrapping ErrUnavailable. They apply to the
+	// module (library): the first Open of it sets them for the process.
+	ReconnectBackoff    time.Duration
+	ReconnectBackoffMax time.Duration
+
+	// Logger receives the connection's events: login, fault, recovery, failed recovery,
+	// rejected PIN (never the PIN itself). nil means slog.Default(). The first Open of a
+	// token sets it for every Store on that token.
+	Logger *slog.Logger
 
 	// Templates are SunPKCS11 attribute templates applied when keys are generated or
 	// imported, over safe defaults (see Generate and Import).

@@ -9,7 +9,9 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -22,12 +24,31 @@ import (
 )
 
 // A module is one loaded PKCS#11 library with the connections (one per token) on it.
-// crypto11 owns C_Initialize/C_Finalize (its last Close per library finalizes); p11 is our
-// own handle on the same dlopen'ed library for the calls crypto11 does not offer.
+// crypto11 owns C_Initialize/C_Finalize (its last Close per library finalizes) and the
+// C_Login of each connection; p11 is our own handle on the same dlopen'ed library for the
+// calls crypto11 does not offer.
+//
+// Recovery is per module: re-initialising the library (C_Finalize + C_Initialize) ends every
+// session and login on it, so it is done once for every connection on the module, and
+// concurrent callers on any of them share it.
 type module struct {
 	path  string
 	p11   *pkcs11.Ctx
-	conns map[string]*conn
+	conns map[string]*conn // guarded by registry.mu
+
+	// gen moves on every successful recovery; entries re-resolve their object handles when
+	// it differs from the generation they resolved them in.
+	gen atomic.Uint64
+
+	recMu      sync.Mutex
+	recovering chan struct{} // non-nil while a recovery runs; closed when it ends
+	down       bool          // the last recovery failed: the token is away
+	downSince  time.Time
+	nextTry    time.Time
+	backoff    time.Duration
+	lastErr    error
+	backoffMin time.Duration
+	backoffMax time.Duration
 }
 
 // registry holds the process's connections, so that every Store on one (library, token)
@@ -43,10 +64,15 @@ var registry struct {
 type conn struct {
 	mod  *module
 	key  string
-	c11  *crypto11.Context
+	c11  *crypto11.Context // nil while the module is down; guarded by mu (write) during recovery
 	p11  *pkcs11.Ctx
 	slot uint
 	tok  pkcs11.TokenInfo
+	log  *slog.Logger
+
+	// what a re-initialisation needs to log in again; never logged or put into an error
+	pin     string
+	c11wait time.Duration
 
 	mechs   map[uint]pkcs11.MechanismInfo
 	pinHash [32]byte
@@ -54,16 +80,28 @@ type conn struct {
 
 	pool *sessionPool
 
-	// mu is held for reading by every token operation and for writing by close, so close
-	// waits for operations in flight.
-	mu     sync.RWMutex
-	closed bool
+	// mu is held for reading by every token operation and for writing by close and by
+	// recovery, so both wait for operations in flight.
+	mu       sync.RWMutex
+	closed   bool
+	isClosed atomic.Bool
+
+	// pinErr is set (under mod.recMu) when the token rejected the PIN on a re-login: the
+	// connection then fails at once, without another C_Login.
+	pinErr error
+
+	st connStats
 
 	manageMu sync.Mutex
 
 	subMu  sync.Mutex
 	subs   map[int]func(secrets.Change)
 	subSeq int
+}
+
+type connStats struct {
+	ops, errs, faults, recoveries, failedRecoveries, relogins, reinits, retries, failFast, poolWaits, poolTimeouts atomic.Uint64
+	lastFault                                                                                                     atomic.Pointer[string]
 }
 
 func pinDigest(pin string) [32]byte {
@@ -79,7 +117,14 @@ func pinDigest(pin string) [32]byte {
 const (
 	defaultMaxSessions = 16
 	defaultPoolWait    = 30 * time.Second
+	defaultBackoffMin  = 200 * time.Millisecond
+	defaultBackoffMax  = 10 * time.Second
 )
+
+func isPINError(err error) bool {
+	return isCKR(err, pkcs11.CKR_PIN_INCORRECT) || isCKR(err, pkcs11.CKR_PIN_INVALID) || isCKR(err, pkcs11.CKR_PIN_LEN_RANGE) ||
+		isCKR(err, pkcs11.CKR_PIN_LOCKED) || isCKR(err, pkcs11.CKR_PIN_EXPIRED)
+}
 
 // connect returns the shared connection for cfg, creating it (one C_Login) when it is the
 // first in the process, or failing with ErrWrongPIN, without a C_Login, when a connection
@@ -101,6 +146,12 @@ func connect(cfg *Config) (*conn, error) {
 	var slot uint
 	var ti pkcs11.TokenInfo
 	if m != nil {
+		m.recMu.Lock()
+		down, lastErr := m.down, m.lastErr
+		m.recMu.Unlock()
+		if down {
+			return nil, fmt.Errorf("hsmstore: module %s: %w: %v", lib, ErrUnavailable, lastErr)
+		}
 		slot, ti, err = findSlot(m.p11, sel)
 		if err != nil {
 			return nil, err
@@ -135,6 +186,18 @@ func connect(cfg *Config) (*conn, error) {
 		}
 		m = &module{path: lib, p11: p, conns: map[string]*conn{}}
 	}
+	if m.backoffMin == 0 {
+		m.backoffMin, m.backoffMax = cfg.ReconnectBackoff, cfg.ReconnectBackoffMax
+		if m.backoffMin <= 0 {
+			m.backoffMin = defaultBackoffMin
+		}
+		if m.backoffMax <= 0 {
+			m.backoffMax = defaultBackoffMax
+		}
+		if m.backoffMax < m.backoffMin {
+			m.backoffMax = m.backoffMin
+		}
+	}
 	maxSessions := cfg.MaxSessions
 	if maxSessions == 0 {
 		maxSessions = defaultMaxSessions
@@ -146,24 +209,23 @@ func connect(cfg *Config) (*conn, error) {
 	if wait <= 0 {
 		wait = defaultPoolWait
 	}
-	c11cfg := &crypto11.Config{Path: lib, Pin: pin, MaxSessions: 2, PoolWaitTimeout: wait}
-	if ti.SerialNumber != "" {
-		c11cfg.TokenSerial = ti.SerialNumber
-	} else {
-		n := int(slot)
-		c11cfg.SlotNumber = &n
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
 	}
-	c11, err := crypto11.Configure(c11cfg)
+	c := &conn{mod: m, p11: m.p11, slot: slot, tok: ti, pin: pin, c11wait: wait, log: log}
+	c11, err := crypto11.Configure(c.c11Config())
 	if err != nil {
 		if len(m.conns) == 0 {
 			m.p11.Destroy()
 		}
-		if isCKR(err, pkcs11.CKR_PIN_INCORRECT) || isCKR(err, pkcs11.CKR_PIN_INVALID) || isCKR(err, pkcs11.CKR_PIN_LEN_RANGE) {
+		if isPINError(err) {
+			log.Error("hsmstore: the token rejected the PIN", "token", ti.Label, "serial", ti.SerialNumber, "error", err)
 			return nil, fmt.Errorf("hsmstore: log in to token %q: %w (%w)", ti.Label, secrets.ErrWrongPIN, err)
 		}
 		return nil, fmt.Errorf("hsmstore: open token %q: %w", ti.Label, err)
 	}
-	c := &conn{mod: m, key: connKey(slot, ti), c11: c11, p11: m.p11, slot: slot, tok: ti, pinHash: pinDigest(pin), refs: 1}
+	c.c11, c.key, c.pinHash, c.refs = c11, connKey(slot, ti), pinDigest(pin), 1
 	if ti.SerialNumber != "" {
 		// Slot IDs may change across C_Initialize (SoftHSM); find the token again by serial.
 		if s, t, err := findSlot(m.p11, selector{serial: ti.SerialNumber}); err == nil {
@@ -176,10 +238,23 @@ func connect(cfg *Config) (*conn, error) {
 			c.mechs[mech.Mechanism] = pkcs11.MechanismInfo{}
 		}
 	}
-	c.pool = newSessionPool(m.p11, c.slot, maxSessions, wait)
+	c.pool = newSessionPool(m.p11, c.slot, maxSessions, wait, &c.st)
 	m.conns[c.key] = c
 	registry.modules[lib] = m
+	log.Info("hsmstore: logged in", "token", c.tok.Label, "serial", c.tok.SerialNumber, "slot", c.slot, "module", lib)
 	return c, nil
+}
+
+// c11Config is the crypto11 configuration that opens (again) this connection's token.
+func (c *conn) c11Config() *crypto11.Config {
+	cfg := &crypto11.Config{Path: c.mod.path, Pin: c.pin, MaxSessions: 2, PoolWaitTimeout: c.c11wait}
+	if c.tok.SerialNumber != "" {
+		cfg.TokenSerial = c.tok.SerialNumber
+	} else {
+		n := int(c.slot)
+		cfg.SlotNumber = &n
+	}
+	return cfg
 }
 
 func connKey(slot uint, ti pkcs11.TokenInfo) string {
@@ -189,7 +264,8 @@ func connKey(slot uint, ti pkcs11.TokenInfo) string {
 	return "slot:" + strconv.FormatUint(uint64(slot), 10)
 }
 
-// release drops one reference; the last closes the connection.
+// release drops one reference; the last closes the connection, after the operations in
+// flight on it (and any recovery) end.
 func (c *conn) release() error {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
@@ -197,11 +273,16 @@ func (c *conn) release() error {
 	if c.refs > 0 {
 		return nil
 	}
+	c.isClosed.Store(true)
 	c.mu.Lock()
 	c.closed = true
 	c.pool.close()
+	var err error
+	if c.c11 != nil {
+		err = c.c11.Close()
+		c.c11 = nil
+	}
 	c.mu.Unlock()
-	err := c.c11.Close()
 	delete(c.mod.conns, c.key)
 	if len(c.mod.conns) == 0 {
 		delete(registry.modules, c.mod.path)
@@ -280,18 +361,28 @@ func (c *conn) hasMech(m uint) bool {
 // held between calls of the public API.
 type sessionPool struct {
 	p11    *pkcs11.Ctx
-	slot   uint
+	slot   uint // changed only by recovery, with conn.mu held for writing
 	idle   chan pkcs11.SessionHandle
 	sem    chan struct{}
 	wait   time.Duration
 	closed atomic.Bool
+	st     *connStats
 }
 
-func newSessionPool(p *pkcs11.Ctx, slot uint, max int, wait time.Duration) *sessionPool {
-	return &sessionPool{p11: p, slot: slot, idle: make(chan pkcs11.SessionHandle, max), sem: make(chan struct{}, max), wait: wait}
+func newSessionPool(p *pkcs11.Ctx, slot uint, max int, wait time.Duration, st *connStats) *sessionPool {
+	return &sessionPool{p11: p, slot: slot, idle: make(chan pkcs11.SessionHandle, max), sem: make(chan struct{}, max), wait: wait, st: st}
 }
 
 var errPoolTimeout = errors.New("hsmstore: timed out waiting for a free PKCS#11 session (raise MaxSessions or PoolWaitTimeout)")
+
+func (p *sessionPool) open() (pkcs11.SessionHandle, error) {
+	s, err := p.p11.OpenSession(p.slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+	if err != nil {
+		<-p.sem
+		return 0, fmt.Errorf("hsmstore: C_OpenSession: %w", err)
+	}
+	return s, nil
+}
 
 func (p *sessionPool) get(ctx context.Context) (pkcs11.SessionHandle, error) {
 	select {
@@ -303,29 +394,21 @@ func (p *sessionPool) get(ctx context.Context) (pkcs11.SessionHandle, error) {
 	case s := <-p.idle:
 		return s, nil
 	case p.sem <- struct{}{}:
-		s, err := p.p11.OpenSession(p.slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
-		if err != nil {
-			<-p.sem
-			return 0, fmt.Errorf("hsmstore: open session: %w", err)
-		}
-		return s, nil
+		return p.open()
 	default:
 	}
+	p.st.poolWaits.Add(1)
 	t := time.NewTimer(p.wait)
 	defer t.Stop()
 	select {
 	case s := <-p.idle:
 		return s, nil
 	case p.sem <- struct{}{}:
-		s, err := p.p11.OpenSession(p.slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
-		if err != nil {
-			<-p.sem
-			return 0, fmt.Errorf("hsmstore: open session: %w", err)
-		}
-		return s, nil
+		return p.open()
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	case <-t.C:
+		p.st.poolTimeouts.Add(1)
 		return 0, errPoolTimeout
 	}
 }
@@ -346,9 +429,18 @@ func (p *sessionPool) put(s pkcs11.SessionHandle, broken bool) {
 	}
 }
 
-// close closes the idle sessions; callers hold conn.mu for writing, so none is in use.
-func (p *sessionPool) close() {
-	p.closed.Store(true)
+// add puts a session opened by recovery into the pool.
+func (p *sessionPool) add(s pkcs11.SessionHandle) {
+	select {
+	case p.sem <- struct{}{}:
+		p.put(s, false)
+	default:
+		_ = p.p11.CloseSession(s)
+	}
+}
+
+// reset closes the idle sessions; callers hold conn.mu for writing, so none is in use.
+func (p *sessionPool) reset() {
 	for {
 		select {
 		case s := <-p.idle:
@@ -360,12 +452,132 @@ func (p *sessionPool) close() {
 	}
 }
 
+func (p *sessionPool) close() {
+	p.closed.Store(true)
+	p.reset()
+}
+
+// Fault levels: what a PKCS#11 error says about the connection.
+const (
+	noFault      = iota
+	faultHandle  // an object handle is stale: the entry re-resolves it, the call is retried
+	faultSession // lost login or dead sessions: new sessions and C_Login
+	faultModule  // device gone or broken: C_Finalize + C_Initialize, then log in again
+)
+
+// A faultError marks a fault found by a probe rather than returned by the call itself (an
+// empty search on a token that is logged out or gone).
+type faultError struct {
+	level int
+	err   error
+}
+
+func (e *faultError) Error() string { return e.err.Error() }
+func (e *faultError) Unwrap() error { return e.err }
+
+func faultLevel(err error) int {
+	if err == nil {
+		return noFault
+	}
+	var fe *faultError
+	if errors.As(err, &fe) {
+		return fe.level
+	}
+	var e pkcs11.Error
+	if !errors.As(err, &e) {
+		return noFault
+	}
+	switch uint(e) {
+	case pkcs11.CKR_OBJECT_HANDLE_INVALID, pkcs11.CKR_KEY_HANDLE_INVALID:
+		return faultHandle
+	case pkcs11.CKR_USER_NOT_LOGGED_IN, pkcs11.CKR_SESSION_HANDLE_INVALID, pkcs11.CKR_SESSION_CLOSED:
+		return faultSession
+	case pkcs11.CKR_TOKEN_NOT_PRESENT, pkcs11.CKR_DEVICE_ERROR, pkcs11.CKR_DEVICE_REMOVED,
+		pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED, pkcs11.CKR_TOKEN_NOT_RECOGNIZED, pkcs11.CKR_SLOT_ID_INVALID:
+		return faultModule
+	}
+	return noFault
+}
+
+// isFault reports whether err is a fault of the connection rather than an answer.
+func isFault(err error) bool { return faultLevel(err) != noFault }
+
+var errLoggedOut = &faultError{level: faultSession, err: fmt.Errorf("hsmstore: the session is not logged in (an empty search would be wrong): %w", pkcs11.Error(pkcs11.CKR_USER_NOT_LOGGED_IN))}
+
+// checkLive tells an empty search from a lost login or a vanished token: crypto11 and
+// PKCS#11 itself answer "no objects" for private objects after a C_Logout, and SoftHSM does
+// the same when the token's files are gone. It returns nil when the session is logged in
+// and the token answers, else a fault.
+func (c *conn) checkLive(sh pkcs11.SessionHandle) error {
+	info, err := c.p11.GetSessionInfo(sh)
+	if err != nil {
+		return fmt.Errorf("hsmstore: C_GetSessionInfo: %w", err)
+	}
+	if c.tok.Flags&pkcs11.CKF_LOGIN_REQUIRED != 0 && info.State != pkcs11.CKS_RO_USER_FUNCTIONS && info.State != pkcs11.CKS_RW_USER_FUNCTIONS {
+		return errLoggedOut
+	}
+	if _, err := c.p11.GetTokenInfo(c.slot); err != nil {
+		return &faultError{level: faultModule, err: fmt.Errorf("hsmstore: C_GetTokenInfo: the token does not answer: %w", err)}
+	}
+	return nil
+}
+
 // do runs f on a pooled session. f returns broken=true when the session must not be
 // reused (an operation failed after its Init).
+//
+// A fault (see faultLevel) is recovered once for every caller sharing the module, and f is
+// run again once: a stale object handle costs one more try, a lost login or dead session a
+// re-login, a dead device a re-initialisation. While the token is away calls fail at once
+// with ErrUnavailable until the next reconnect attempt is due.
 func (c *conn) do(ctx context.Context, f func(s pkcs11.SessionHandle) (broken bool, err error)) error {
-	if err := ctx.Err(); err != nil {
-		return err
+	c.st.ops.Add(1)
+	err := c.doRetry(ctx, f)
+	if err != nil && (errors.Is(err, ErrUnavailable) || errors.Is(err, errPoolTimeout) || isFault(err)) {
+		c.st.errs.Add(1)
 	}
+	return err
+}
+
+func (c *conn) doRetry(ctx context.Context, f func(s pkcs11.SessionHandle) (bool, error)) error {
+	var handleRetried, recovered bool
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		gen, err := c.ready(ctx)
+		if err != nil {
+			return err
+		}
+		err = c.run(ctx, f)
+		lvl := faultLevel(err)
+		if lvl == noFault {
+			return err
+		}
+		c.st.faults.Add(1)
+		msg := err.Error()
+		c.st.lastFault.Store(&msg)
+		if lvl == faultHandle && !handleRetried {
+			// The entry dropped its handle and resolves it again on the next try.
+			handleRetried = true
+			c.st.retries.Add(1)
+			continue
+		}
+		if recovered {
+			return fmt.Errorf("hsmstore: token %q: %w: %w", c.tok.Label, ErrUnavailable, err)
+		}
+		if lvl == faultHandle {
+			lvl = faultSession
+		}
+		if rerr := c.recover(ctx, gen, lvl, err); rerr != nil {
+			return rerr
+		}
+		recovered = true
+		c.st.retries.Add(1)
+	}
+}
+
+// run runs f once on a pooled session.
+func (c *conn) run(ctx context.Context, f func(s pkcs11.SessionHandle) (bool, error)) error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
@@ -376,8 +588,316 @@ func (c *conn) do(ctx context.Context, f func(s pkcs11.SessionHandle) (broken bo
 		return err
 	}
 	broken, err := f(s)
+	if faultLevel(err) >= faultSession {
+		broken = true
+	}
 	c.pool.put(s, broken)
 	return err
+}
+
+// ready waits for a running recovery, fails fast while the token is away, and starts a
+// reconnect attempt when one is due. It returns the module's generation.
+func (c *conn) ready(ctx context.Context) (uint64, error) {
+	m := c.mod
+	for {
+		if c.isClosed.Load() {
+			return 0, secrets.ErrClosed
+		}
+		m.recMu.Lock()
+		if c.pinErr != nil {
+			err := c.pinErr
+			m.recMu.Unlock()
+			c.st.failFast.Add(1)
+			return 0, err
+		}
+		ch := m.recovering
+		if ch == nil && !m.down {
+			g := m.gen.Load()
+			m.recMu.Unlock()
+			return g, nil
+		}
+		if ch == nil {
+			if wait := time.Until(m.nextTry); wait > 0 {
+				err := c.unavailable(wait)
+				m.recMu.Unlock()
+				c.st.failFast.Add(1)
+				return 0, err
+			}
+			ch = m.startRecovery(faultModule, m.lastErr)
+		}
+		m.recMu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// unavailable is the error of a call refused while the token is away; m.recMu is held.
+func (c *conn) unavailable(wait time.Duration) error {
+	m := c.mod
+	return fmt.Errorf("hsmstore: token %q: %w since %s (next reconnect attempt in %v): %w",
+		c.tok.Label, ErrUnavailable, m.downSince.Format(time.RFC3339), wait.Round(time.Millisecond), m.lastErr)
+}
+
+// recover recovers from a fault seen by an operation that started in generation gen: it
+// returns nil at once when another caller has recovered since, joins a recovery that runs,
+// or runs one. It returns nil when the operation may be retried.
+func (c *conn) recover(ctx context.Context, gen uint64, lvl int, cause error) error {
+	m := c.mod
+	m.recMu.Lock()
+	if m.gen.Load() != gen && !m.down {
+		m.recMu.Unlock()
+		return nil
+	}
+	ch := m.recovering
+	if ch == nil {
+		if m.down {
+			err := c.unavailable(time.Until(m.nextTry))
+			m.recMu.Unlock()
+			return err
+		}
+		ch = m.startRecovery(lvl, cause)
+	}
+	m.recMu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	m.recMu.Lock()
+	defer m.recMu.Unlock()
+	switch {
+	case c.pinErr != nil:
+		return c.pinErr
+	case m.down:
+		return c.unavailable(time.Until(m.nextTry))
+	}
+	return nil
+}
+
+// startRecovery starts a recovery in its own goroutine (so that no caller's context cancels
+// it) and returns the channel closed when it ends. m.recMu is held.
+func (m *module) startRecovery(lvl int, cause error) chan struct{} {
+	ch := make(chan struct{})
+	m.recovering = ch
+	go m.runRecovery(lvl, cause, ch)
+	return ch
+}
+
+func (m *module) runRecovery(lvl int, cause error, done chan struct{}) {
+	start := time.Now()
+	conns, err := m.recoverOnce(lvl, cause)
+	m.recMu.Lock()
+	defer m.recMu.Unlock()
+	defer close(done)
+	m.recovering = nil
+	if errors.Is(err, secrets.ErrClosed) {
+		return
+	}
+	if err == nil {
+		m.gen.Add(1)
+		for _, c := range conns {
+			c.st.recoveries.Add(1)
+			c.log.Info("hsmstore: recovered", "token", c.tok.Label, "serial", c.tok.SerialNumber, "took", time.Since(start).Round(time.Microsecond), "downtime", downtime(m, start))
+		}
+		m.down, m.backoff, m.lastErr = false, 0, nil
+		return
+	}
+	now := time.Now()
+	if !m.down {
+		m.down, m.downSince = true, now
+	}
+	if m.backoff == 0 {
+		m.backoff = m.backoffMin
+	} else if m.backoff *= 2; m.backoff > m.backoffMax {
+		m.backoff = m.backoffMax
+	}
+	m.nextTry, m.lastErr = now.Add(m.backoff), err
+	for _, c := range conns {
+		c.st.failedRecoveries.Add(1)
+		c.log.Error("hsmstore: recovery failed; calls fail at once until the next attempt", "token", c.tok.Label, "serial", c.tok.SerialNumber, "error", err, "retry_in", m.backoff, "down_since", m.downSince)
+	}
+}
+
+func downtime(m *module, start time.Time) time.Duration {
+	if m.down {
+		return time.Since(m.downSince).Round(time.Millisecond)
+	}
+	return time.Since(start).Round(time.Millisecond)
+}
+
+// recoverOnce re-logs in (lvl faultSession) or re-initialises the module (faultModule, or
+// when a re-login meets a dead device) for every connection on the module. It holds
+// registry.mu and every connection's mu, so no operation runs meanwhile.
+func (m *module) recoverOnce(lvl int, cause error) ([]*conn, error) {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	if registry.modules[m.path] != m || len(m.conns) == 0 {
+		return nil, secrets.ErrClosed
+	}
+	conns := make([]*conn, 0, len(m.conns))
+	for _, c := range m.conns {
+		conns = append(conns, c)
+	}
+	sort.Slice(conns, func(i, j int) bool { return conns[i].key < conns[j].key })
+	for _, c := range conns {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+	}
+	for _, c := range conns {
+		c.log.Warn("hsmstore: token fault, recovering", "token", c.tok.Label, "serial", c.tok.SerialNumber, "cause", cause, "reinitialise", lvl == faultModule)
+	}
+	// Close every idle session first: after C_CloseAllSessions their handles may be reused
+	// by the sessions opened below.
+	for _, c := range conns {
+		c.pool.reset()
+	}
+	if lvl < faultModule {
+		err := m.relogin(conns)
+		if err == nil || isPINError(err) {
+			return conns, nil
+		}
+		for _, c := range conns {
+			c.log.Warn("hsmstore: re-login failed, re-initialising the module", "token", c.tok.Label, "error", err)
+		}
+		for _, c := range conns {
+			c.pool.reset()
+		}
+	}
+	return conns, m.reinit(conns)
+}
+
+// relogin opens a session per connection and logs in where the login is lost. A rejected
+// PIN marks that connection failed (no second C_Login); any other error means the module
+// needs re-initialising.
+func (m *module) relogin(conns []*conn) error {
+	for _, c := range conns {
+		if c.c11 == nil {
+			return errors.New("hsmstore: the module is not initialised")
+		}
+		sh, err := m.p11.OpenSession(c.slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+		if err != nil {
+			return fmt.Errorf("hsmstore: C_OpenSession: %w", err)
+		}
+		if err := c.loginSession(sh); err != nil {
+			_ = m.p11.CloseSession(sh)
+			if isPINError(err) {
+				continue
+			}
+			return err
+		}
+		if _, err := m.p11.GetTokenInfo(c.slot); err != nil {
+			_ = m.p11.CloseSession(sh)
+			return fmt.Errorf("hsmstore: C_GetTokenInfo: %w", err)
+		}
+		c.pool.add(sh)
+	}
+	return nil
+}
+
+// loginSession logs the application in through sh unless it is logged in. A rejected PIN
+// sets c.pinErr.
+func (c *conn) loginSession(sh pkcs11.SessionHandle) error {
+	info, err := c.p11.GetSessionInfo(sh)
+	if err != nil {
+		return fmt.Errorf("hsmstore: C_GetSessionInfo: %w", err)
+	}
+	if info.State == pkcs11.CKS_RO_USER_FUNCTIONS || info.State == pkcs11.CKS_RW_USER_FUNCTIONS || c.tok.Flags&pkcs11.CKF_LOGIN_REQUIRED == 0 {
+		return nil
+	}
+	c.st.relogins.Add(1)
+	err = c.p11.Login(sh, pkcs11.CKU_USER, c.pin)
+	switch {
+	case err == nil || isCKR(err, pkcs11.CKR_USER_ALREADY_LOGGED_IN):
+		c.log.Info("hsmstore: logged in again", "token", c.tok.Label, "serial", c.tok.SerialNumber)
+		return nil
+	case isPINError(err):
+		c.setPINErr(err)
+		return err
+	}
+	return fmt.Errorf("hsmstore: C_Login: %w", err)
+}
+
+func (c *conn) setPINErr(err error) {
+	c.log.Error("hsmstore: the token rejected the PIN on a re-login; not trying again (close and reopen the store with the right PIN)", "token", c.tok.Label, "serial", c.tok.SerialNumber, "error", err)
+	c.mod.recMu.Lock()
+	c.pinErr = fmt.Errorf("hsmstore: token %q: %w: %w: the token rejected the PIN on a re-login (%w); no further C_Login is attempted", c.tok.Label, ErrUnavailable, secrets.ErrWrongPIN, err)
+	c.mod.recMu.Unlock()
+}
+
+// reinit closes every connection's crypto11 context, makes sure the module is finalised,
+// and configures each connection again (C_Initialize, token by serial, C_Login).
+func (m *module) reinit(conns []*conn) error {
+	for _, c := range conns {
+		c.st.reinits.Add(1)
+		if c.c11 != nil {
+			_ = c.c11.Close()
+			c.c11 = nil
+		}
+	}
+	// crypto11 finalises on the last Close of the library. If something else in the process
+	// holds a crypto11 context on it, the module is still initialised: finalise and
+	// initialise it here so that crypto11 finds a fresh one.
+	if err := m.p11.Finalize(); err == nil {
+		if err := m.p11.Initialize(); err != nil {
+			return fmt.Errorf("hsmstore: C_Initialize: %w", err)
+		}
+	}
+	var firstErr error
+	for _, c := range conns {
+		c11, err := crypto11.Configure(c.c11Config())
+		if err != nil {
+			if isPINError(err) {
+				c.setPINErr(err)
+				continue
+			}
+			if firstErr == nil {
+				firstErr = fmt.Errorf("hsmstore: reopen token %q: %w", c.tok.Label, err)
+			}
+			continue
+		}
+		c.c11 = c11
+		if c.tok.SerialNumber != "" {
+			if s, _, err := findSlot(m.p11, selector{serial: c.tok.SerialNumber}); err == nil {
+				c.slot, c.pool.slot = s, s
+			}
+		}
+		c.log.Info("hsmstore: logged in", "token", c.tok.Label, "serial", c.tok.SerialNumber, "slot", c.slot, "module", m.path, "reinitialised", true)
+	}
+	return firstErr
+}
+
+// stats returns a snapshot of the connection's counters.
+func (c *conn) stats() Stats {
+	m := c.mod
+	s := Stats{
+		Operations:       c.st.ops.Load(),
+		Errors:           c.st.errs.Load(),
+		Faults:           c.st.faults.Load(),
+		Recoveries:       c.st.recoveries.Load(),
+		FailedRecoveries: c.st.failedRecoveries.Load(),
+		Relogins:         c.st.relogins.Load(),
+		Reinits:          c.st.reinits.Load(),
+		Retries:          c.st.retries.Load(),
+		FailedFast:       c.st.failFast.Load(),
+		PoolWaits:        c.st.poolWaits.Load(),
+		PoolTimeouts:     c.st.poolTimeouts.Load(),
+		Sessions:         len(c.pool.sem),
+		IdleSessions:     len(c.pool.idle),
+		MaxSessions:      cap(c.pool.sem),
+	}
+	if p := c.st.lastFault.Load(); p != nil {
+		s.LastFault = *p
+	}
+	m.recMu.Lock()
+	s.Up = !m.down && c.pinErr == nil && !c.isClosed.Load()
+	if m.down {
+		s.DownSince = m.downSince
+	}
+	m.recMu.Unlock()
+	return s
 }
 
 // subscribe / notify implement secrets.Notifier for every Store on the connection.

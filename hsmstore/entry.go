@@ -3,6 +3,7 @@
 package hsmstore
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sync/atomic"
 
 	"github.com/miekg/pkcs11"
 	"golang.org/x/crypto/cryptobyte"
@@ -19,8 +21,8 @@ import (
 	"github.com/secretstores/secretstores/secrets"
 )
 
-// base is what every entry has. Entries keep their object handles: no object search per
-// operation. (Re-resolving a handle the token invalidated belongs with reconnecting.)
+// base is what every entry has. Entries keep their object handles (objRef): no object
+// search per operation, and a search by alias again after a recovery or a stale handle.
 type base struct {
 	st    *Store
 	alias string
@@ -39,7 +41,7 @@ type certEntry struct{ base }
 // keyObj is a secret-key object: Export.
 type keyObj struct {
 	base
-	h           pkcs11.ObjectHandle
+	ref         *objRef
 	keyType     uint
 	extractable bool
 	sensitive   bool
@@ -96,7 +98,12 @@ func (k *secretKey) MAC(ctx context.Context, h crypto.Hash, msg []byte) ([]byte,
 	var tag []byte
 	err = k.st.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
 		p := k.st.c.p11
-		if err := p.SignInit(sh, mechHMAC[m], k.h); err != nil {
+		kh, err := k.ref.get(sh)
+		if err != nil {
+			return false, err
+		}
+		if err := p.SignInit(sh, mechHMAC[m], kh); err != nil {
+			k.ref.drop(kh, err)
 			return false, hmacInitErr("C_SignInit", m, h, err)
 		}
 		t, err := p.Sign(sh, msg)
@@ -121,7 +128,12 @@ func (k *secretKey) VerifyMAC(ctx context.Context, h crypto.Hash, msg, tag []byt
 	}
 	return k.st.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
 		p := k.st.c.p11
-		if err := p.VerifyInit(sh, mechHMAC[m], k.h); err != nil {
+		kh, err := k.ref.get(sh)
+		if err != nil {
+			return false, err
+		}
+		if err := p.VerifyInit(sh, mechHMAC[m], kh); err != nil {
+			k.ref.drop(kh, err)
 			return false, hmacInitErr("C_VerifyInit", m, h, err)
 		}
 		if err := p.Verify(sh, msg, tag); err != nil {
@@ -152,8 +164,13 @@ func (k *keyObj) Export(ctx context.Context) ([]byte, error) {
 	}
 	var v []byte
 	err := k.st.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
-		res, err := k.st.c.p11.GetAttributeValue(sh, k.h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
+		kh, err := k.ref.get(sh)
 		if err != nil {
+			return false, err
+		}
+		res, err := k.st.c.p11.GetAttributeValue(sh, kh, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
+		if err != nil {
+			k.ref.drop(kh, err)
 			if isCKR(err, pkcs11.CKR_ATTRIBUTE_SENSITIVE) {
 				return false, notExtractable(false, true)
 			}
@@ -190,7 +207,12 @@ func (k *aesKey) Seal(ctx context.Context, plaintext, aad []byte) ([]byte, error
 		params := pkcs11.NewGCMParams(nonce, aad, gcmTagSize*8)
 		defer params.Free()
 		p := k.st.c.p11
-		if err := p.EncryptInit(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, params)}, k.h); err != nil {
+		kh, err := k.ref.get(sh)
+		if err != nil {
+			return false, err
+		}
+		if err := p.EncryptInit(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, params)}, kh); err != nil {
+			k.ref.drop(kh, err)
 			return false, fmt.Errorf("hsmstore: C_EncryptInit CKM_AES_GCM: %w", err)
 		}
 		ct, err := p.Encrypt(sh, plaintext)
@@ -217,11 +239,20 @@ func (k *aesKey) Open(ctx context.Context, sealed, aad []byte) ([]byte, error) {
 		params := pkcs11.NewGCMParams(sealed[:gcmNonceSize], aad, gcmTagSize*8)
 		defer params.Free()
 		p := k.st.c.p11
-		if err := p.DecryptInit(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, params)}, k.h); err != nil {
+		kh, err := k.ref.get(sh)
+		if err != nil {
+			return false, err
+		}
+		if err := p.DecryptInit(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, params)}, kh); err != nil {
+			k.ref.drop(kh, err)
 			return false, fmt.Errorf("hsmstore: C_DecryptInit CKM_AES_GCM: %w", err)
 		}
 		pt, err := p.Decrypt(sh, sealed[gcmNonceSize:])
 		if err != nil {
+			if isFault(err) {
+				// An outage is not a bad tag.
+				return true, fmt.Errorf("hsmstore: C_Decrypt CKM_AES_GCM: %w", err)
+			}
 			// SoftHSM says CKR_GENERAL_ERROR for a bad tag; others CKR_ENCRYPTED_DATA_INVALID.
 			return true, secrets.ErrVerification
 		}
@@ -234,7 +265,7 @@ func (k *aesKey) Open(ctx context.Context, sealed, aad []byte) ([]byte, error) {
 // privKey is a private key object with its certificate chain.
 type privKey struct {
 	base
-	h pkcs11.ObjectHandle
+	ref *objRef
 }
 
 type rsaKey struct{ privKey }
@@ -307,7 +338,12 @@ func (k *privKey) sign(ctx context.Context, mech []*pkcs11.Mechanism, input []by
 	var sig []byte
 	err := k.st.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
 		p := k.st.c.p11
-		if err := p.SignInit(sh, mech, k.h); err != nil {
+		kh, err := k.ref.get(sh)
+		if err != nil {
+			return false, err
+		}
+		if err := p.SignInit(sh, mech, kh); err != nil {
+			k.ref.drop(kh, err)
 			return false, fmt.Errorf("hsmstore: C_SignInit %s: %w", mechName(mech[0].Mechanism), err)
 		}
 		s, err := p.Sign(sh, input)
@@ -361,7 +397,12 @@ func (k *rsaKey) Decrypt(ctx context.Context, ciphertext []byte, opts crypto.Dec
 	var pt []byte
 	err := k.st.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
 		p := k.st.c.p11
-		if err := p.DecryptInit(sh, mech, k.h); err != nil {
+		kh, err := k.ref.get(sh)
+		if err != nil {
+			return false, err
+		}
+		if err := p.DecryptInit(sh, mech, kh); err != nil {
+			k.ref.drop(kh, err)
 			if oaepSHA2 && (isCKR(err, pkcs11.CKR_ARGUMENTS_BAD) || isCKR(err, pkcs11.CKR_MECHANISM_PARAM_INVALID)) {
 				return false, fmt.Errorf("hsmstore: CKM_RSA_PKCS_OAEP with a SHA-2 hash: %w (%w)", errors.ErrUnsupported, err)
 			}
@@ -369,6 +410,9 @@ func (k *rsaKey) Decrypt(ctx context.Context, ciphertext []byte, opts crypto.Dec
 		}
 		out, err := p.Decrypt(sh, ciphertext)
 		if err != nil {
+			if isFault(err) {
+				return true, fmt.Errorf("hsmstore: C_Decrypt %s: %w", mechName(mech[0].Mechanism), err)
+			}
 			return true, secrets.ErrVerification
 		}
 		pt = out
@@ -422,4 +466,97 @@ func mechName(m uint) string {
 		return n
 	}
 	return fmt.Sprintf("mechanism 0x%x", m)
+}
+
+// An objRef is an entry's object handle. It is resolved again, by alias, when the module's
+// generation moves (a recovery: handles may be gone after a re-initialisation) or when the
+// token calls it invalid; the object found must be the same key (key type and, where the
+// token gives it, CKA_CHECK_VALUE, CKA_MODULUS or CKA_EC_PARAMS), else the entry fails
+// with secrets.ErrNotFound rather than use another key under the same alias.
+type objRef struct {
+	c       *conn
+	cls     uint
+	alias   string
+	keyType uint
+	idAttr  uint
+	idVal   []byte
+	cur     atomic.Pointer[refState]
+}
+
+type refState struct {
+	h   pkcs11.ObjectHandle
+	gen uint64
+}
+
+// newRef is called inside Store.do, so the module's generation is that of h.
+func (s *Store) newRef(cls uint, alias string, h pkcs11.ObjectHandle, kt, idAttr uint, idVal []byte) *objRef {
+	r := &objRef{c: s.c, cls: cls, alias: alias, keyType: kt, idAttr: idAttr, idVal: append([]byte(nil), idVal...)}
+	r.cur.Store(&refState{h: h, gen: s.c.mod.gen.Load()})
+	return r
+}
+
+// get returns the handle to use on sh (called inside Store.do).
+func (r *objRef) get(sh pkcs11.SessionHandle) (pkcs11.ObjectHandle, error) {
+	g := r.c.mod.gen.Load()
+	if st := r.cur.Load(); st != nil && st.gen == g {
+		return st.h, nil
+	}
+	h, err := r.resolve(sh)
+	if err != nil {
+		return 0, err
+	}
+	r.cur.Store(&refState{h: h, gen: g})
+	return h, nil
+}
+
+// drop forgets h when err says the token no longer knows it.
+func (r *objRef) drop(h pkcs11.ObjectHandle, err error) {
+	if faultLevel(err) != faultHandle {
+		return
+	}
+	if st := r.cur.Load(); st != nil && st.h == h {
+		r.cur.CompareAndSwap(st, nil)
+	}
+}
+
+func (r *objRef) resolve(sh pkcs11.SessionHandle) (pkcs11.ObjectHandle, error) {
+	p := r.c.p11
+	a := []byte(r.alias)
+	var hs []pkcs11.ObjectHandle
+	var err error
+	if r.cls == pkcs11.CKO_SECRET_KEY {
+		hs, err = findObjects(p, sh, []*pkcs11.Attribute{class(r.cls), pkcs11.NewAttribute(pkcs11.CKA_LABEL, a)})
+		if err == nil && len(hs) == 0 {
+			hs, err = findObjects(p, sh, []*pkcs11.Attribute{class(r.cls), pkcs11.NewAttribute(pkcs11.CKA_ID, a)})
+		}
+	} else {
+		hs, err = findObjects(p, sh, []*pkcs11.Attribute{class(r.cls), pkcs11.NewAttribute(pkcs11.CKA_ID, a)})
+		if err == nil {
+			var hl []pkcs11.ObjectHandle
+			hl, err = findObjects(p, sh, []*pkcs11.Attribute{class(r.cls), pkcs11.NewAttribute(pkcs11.CKA_LABEL, a)})
+			hs = union(hs, hl)
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("hsmstore: find the key of %q again: %w", r.alias, err)
+	}
+	switch len(hs) {
+	case 0:
+		if err := r.c.checkLive(sh); err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("hsmstore: the key of %q is no longer on the token: %w", r.alias, secrets.ErrNotFound)
+	case 1:
+	default:
+		return 0, fmt.Errorf("hsmstore: %d keys are named %q now: delete or relabel all but one", len(hs), r.alias)
+	}
+	at, err := attrs(p, sh, hs[0], pkcs11.CKA_KEY_TYPE, r.idAttr)
+	if err != nil {
+		return 0, err
+	}
+	kt, ok := ulongOf(at[pkcs11.CKA_KEY_TYPE])
+	if !ok || kt != r.keyType || (len(r.idVal) > 0 && !bytes.Equal(at[r.idAttr], r.idVal)) {
+		return 0, fmt.Errorf("hsmstore: %q names another key now: look the alias up again: %w", r.alias, secrets.ErrNotFound)
+	}
+	return hs[0], nil
 }

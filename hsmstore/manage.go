@@ -134,7 +134,11 @@ func (s *Store) objectsOf(sh pkcs11.SessionHandle, alias string) ([]pkcs11.Objec
 	all = union(all, privs)
 	ids := [][]byte{a}
 	for _, h := range privs {
-		if id := attrs(p, sh, h, pkcs11.CKA_ID)[pkcs11.CKA_ID]; len(id) > 0 && string(id) != alias {
+		at, err := attrs(p, sh, h, pkcs11.CKA_ID)
+		if err != nil {
+			return nil, err
+		}
+		if id := at[pkcs11.CKA_ID]; len(id) > 0 && string(id) != alias {
 			ids = append(ids, id)
 		}
 	}
@@ -149,6 +153,12 @@ func (s *Store) objectsOf(sh pkcs11.SessionHandle, alias string) ([]pkcs11.Objec
 			if err := find(class(pkcs11.CKO_PUBLIC_KEY), pkcs11.NewAttribute(pkcs11.CKA_ID, id)); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if len(all) == 0 {
+		// "Free" must not be concluded from a logged-out session's empty searches.
+		if err := s.c.checkLive(sh); err != nil {
+			return nil, err
 		}
 	}
 	return all, nil
@@ -322,6 +332,7 @@ func (s *Store) generatePair(ctx context.Context, alias string, spec secrets.Key
 		[]Attr{Ulong(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY), Ulong(pkcs11.CKA_KEY_TYPE, kt), Bool(pkcs11.CKA_TOKEN, false)})
 	privTmpl := s.template(OpGenerate, pkcs11.CKO_PRIVATE_KEY, kt, privDefaults(kt, spec.Extractable), privForced(alias, kt))
 	var privH pkcs11.ObjectHandle
+	var ref *objRef
 	var pub crypto.PublicKey
 	err := s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
 		p := s.c.p11
@@ -330,8 +341,16 @@ func (s *Store) generatePair(ctx context.Context, alias string, spec secrets.Key
 			return false, fmt.Errorf("C_GenerateKeyPair %s: %w", mechGenName(mech), err)
 		}
 		privH = ph
-		at := attrs(p, sh, pubH, pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT, pkcs11.CKA_EC_PARAMS, pkcs11.CKA_EC_POINT)
+		at, err := attrs(p, sh, pubH, pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT, pkcs11.CKA_EC_PARAMS, pkcs11.CKA_EC_POINT)
+		if err != nil {
+			return false, err
+		}
 		pub = publicFromAttrs(kt, at)
+		if kt == pkcs11.CKK_RSA {
+			ref = s.newRef(pkcs11.CKO_PRIVATE_KEY, alias, ph, kt, pkcs11.CKA_MODULUS, at[pkcs11.CKA_MODULUS])
+		} else {
+			ref = s.newRef(pkcs11.CKO_PRIVATE_KEY, alias, ph, kt, pkcs11.CKA_EC_PARAMS, at[pkcs11.CKA_EC_PARAMS])
+		}
 		_ = p.DestroyObject(sh, pubH)
 		if pub == nil {
 			_ = p.DestroyObject(sh, privH)
@@ -342,7 +361,7 @@ func (s *Store) generatePair(ctx context.Context, alias string, spec secrets.Key
 	if err != nil {
 		return err
 	}
-	cert, err := s.selfSign(ctx, alias, spec, kt, privH, pub, curve)
+	cert, err := s.selfSign(ctx, alias, spec, kt, ref, pub, curve)
 	if err == nil {
 		err = s.storeCert(ctx, alias, cert, true)
 	}
@@ -367,13 +386,13 @@ func (h handleSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) (
 	return h.e.Sign(h.ctx, digest, opts)
 }
 
-func (s *Store) selfSign(ctx context.Context, alias string, spec secrets.KeySpec, kt uint, h pkcs11.ObjectHandle, pub crypto.PublicKey, curve elliptic.Curve) (*x509.Certificate, error) {
+func (s *Store) selfSign(ctx context.Context, alias string, spec secrets.KeySpec, kt uint, ref *objRef, pub crypto.PublicKey, curve elliptic.Curve) (*x509.Certificate, error) {
 	var e secrets.EntrySigner
 	b := base{st: s, alias: alias, pub: pub}
 	if kt == pkcs11.CKK_RSA {
-		e = &rsaKey{privKey{base: b, h: h}}
+		e = &rsaKey{privKey{base: b, ref: ref}}
 	} else {
-		e = &ecKey{privKey: privKey{base: b, h: h}, size: (curve.Params().BitSize + 7) / 8}
+		e = &ecKey{privKey: privKey{base: b, ref: ref}, size: (curve.Params().BitSize + 7) / 8}
 	}
 	subject := spec.Subject
 	if len(subject.ToRDNSequence()) == 0 {

@@ -22,3 +22,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	return nil, errNoCgo
 }
+
+// Ping fails in a build without cgo with an error wrapping errors.ErrUnsupported.
+func (s *Store) Ping(ctx context.Context) error { return errNoCgo }
+
+// Stats is empty in a build without cgo.
+func (s *Store) Stats() Stats { return Stats{} }

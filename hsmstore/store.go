@@ -89,6 +89,21 @@ func (s *Store) Subscribe(f func(secrets.Change)) (unsubscribe func()) {
 	})
 }
 
+// Ping checks that the token answers and the session is logged in, recovering if needed
+// (a re-login, or a reconnect when one is due): for readiness probes. It returns nil, an
+// error wrapping ErrUnavailable (and secrets.ErrWrongPIN after a rejected PIN),
+// secrets.ErrClosed, or ctx.Err(). While the token is away it fails at once between
+// reconnect attempts.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
+		return false, s.c.checkLive(sh)
+	})
+}
+
+// Stats returns a snapshot of the counters of the store's token connection (shared by
+// every Store on the same token in the process).
+func (s *Store) Stats() Stats { return s.c.stats() }
+
 func (s *Store) keyErr(op, alias string, err error) error {
 	return &secrets.KeyError{Op: op, Store: s.name, Alias: alias, Err: err}
 }
@@ -130,27 +145,36 @@ func findObjects(p *pkcs11.Ctx, sh pkcs11.SessionHandle, tmpl []*pkcs11.Attribut
 }
 
 // attrs reads the attributes types of h; an attribute the token will not give (sensitive,
-// invalid for the object) is absent from the map.
-func attrs(p *pkcs11.Ctx, sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, types ...uint) map[uint][]byte {
+// invalid for the object) is absent from the map. The error is a connection fault (see
+// faultLevel), never an attribute the token refuses: a missing attribute must not be
+// mistaken for an absent one during an outage.
+func attrs(p *pkcs11.Ctx, sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, types ...uint) (map[uint][]byte, error) {
 	q := make([]*pkcs11.Attribute, len(types))
 	for i, t := range types {
 		q[i] = pkcs11.NewAttribute(t, nil)
 	}
 	out := make(map[uint][]byte, len(types))
-	if res, err := p.GetAttributeValue(sh, h, q); err == nil {
+	res, err := p.GetAttributeValue(sh, h, q)
+	if err == nil {
 		for _, a := range res {
 			out[a.Type] = a.Value
 		}
-		return out
+		return out, nil
+	}
+	if isFault(err) {
+		return nil, fmt.Errorf("hsmstore: C_GetAttributeValue: %w", err)
 	}
 	// One bad attribute fails the whole read: read one by one.
 	for _, t := range types {
 		res, err := p.GetAttributeValue(sh, h, []*pkcs11.Attribute{pkcs11.NewAttribute(t, nil)})
+		if isFault(err) {
+			return nil, fmt.Errorf("hsmstore: C_GetAttributeValue: %w", err)
+		}
 		if err == nil && len(res) == 1 {
 			out[t] = res[0].Value
 		}
 	}
-	return out
+	return out, nil
 }
 
 func ulongOf(b []byte) (uint, bool) {
@@ -237,13 +261,20 @@ func (s *Store) resolve(sh pkcs11.SessionHandle, alias string) (secrets.Entry, e
 	}
 	switch len(certs) {
 	case 0:
+		// Nothing: or a lost login, which hides every private object without an error.
+		if err := s.c.checkLive(sh); err != nil {
+			return nil, err
+		}
 		return nil, secrets.ErrNotFound
 	case 1:
 		cert, err := readCert(p, sh, certs[0])
 		if err != nil {
 			return nil, err
 		}
-		chain := s.chain(sh, cert)
+		chain, err := s.chain(sh, cert)
+		if err != nil {
+			return nil, err
+		}
 		return &certEntry{base: base{st: s, alias: alias, kind: secrets.KindCertificate, chain: chain, pub: cert.PublicKey}}, nil
 	}
 	return nil, fmt.Errorf("%d certificates are labelled %q: delete or relabel all but one", len(certs), alias)
@@ -266,7 +297,11 @@ func union(a, b []pkcs11.ObjectHandle) []pkcs11.ObjectHandle {
 }
 
 func readCert(p *pkcs11.Ctx, sh pkcs11.SessionHandle, h pkcs11.ObjectHandle) (*x509.Certificate, error) {
-	v := attrs(p, sh, h, pkcs11.CKA_VALUE)[pkcs11.CKA_VALUE]
+	at, err := attrs(p, sh, h, pkcs11.CKA_VALUE)
+	if err != nil {
+		return nil, err
+	}
+	v := at[pkcs11.CKA_VALUE]
 	if len(v) == 0 {
 		return nil, errors.New("certificate object has no CKA_VALUE")
 	}
@@ -278,14 +313,17 @@ func readCert(p *pkcs11.Ctx, sh pkcs11.SessionHandle, h pkcs11.ObjectHandle) (*x
 }
 
 func (s *Store) secretEntry(sh pkcs11.SessionHandle, alias string, h pkcs11.ObjectHandle) (secrets.Entry, error) {
-	at := attrs(s.c.p11, sh, h, pkcs11.CKA_KEY_TYPE, pkcs11.CKA_EXTRACTABLE, pkcs11.CKA_SENSITIVE, pkcs11.CKA_VALUE_LEN)
+	at, err := attrs(s.c.p11, sh, h, pkcs11.CKA_KEY_TYPE, pkcs11.CKA_EXTRACTABLE, pkcs11.CKA_SENSITIVE, pkcs11.CKA_VALUE_LEN, pkcs11.CKA_CHECK_VALUE)
+	if err != nil {
+		return nil, err
+	}
 	kt, ok := ulongOf(at[pkcs11.CKA_KEY_TYPE])
 	if !ok {
 		return nil, errors.New("secret key without a readable CKA_KEY_TYPE")
 	}
 	sk := keyObj{
 		base:        base{st: s, alias: alias},
-		h:           h,
+		ref:         s.newRef(pkcs11.CKO_SECRET_KEY, alias, h, kt, pkcs11.CKA_CHECK_VALUE, at[pkcs11.CKA_CHECK_VALUE]),
 		keyType:     kt,
 		extractable: boolOf(at[pkcs11.CKA_EXTRACTABLE]),
 		sensitive:   boolOf(at[pkcs11.CKA_SENSITIVE]),
@@ -304,7 +342,10 @@ func (s *Store) secretEntry(sh pkcs11.SessionHandle, alias string, h pkcs11.Obje
 
 func (s *Store) privateEntry(sh pkcs11.SessionHandle, alias string, h pkcs11.ObjectHandle) (secrets.Entry, error) {
 	p := s.c.p11
-	at := attrs(p, sh, h, pkcs11.CKA_KEY_TYPE, pkcs11.CKA_ID, pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT, pkcs11.CKA_EC_PARAMS)
+	at, err := attrs(p, sh, h, pkcs11.CKA_KEY_TYPE, pkcs11.CKA_ID, pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT, pkcs11.CKA_EC_PARAMS)
+	if err != nil {
+		return nil, err
+	}
 	kt, ok := ulongOf(at[pkcs11.CKA_KEY_TYPE])
 	if !ok {
 		return nil, errors.New("private key without a readable CKA_KEY_TYPE")
@@ -313,14 +354,22 @@ func (s *Store) privateEntry(sh pkcs11.SessionHandle, alias string, h pkcs11.Obj
 	// The certificate: keytool pairs by CKA_ID; other tools label it with the alias.
 	var cert *x509.Certificate
 	var certs []pkcs11.ObjectHandle
+	find := func(tmpl ...*pkcs11.Attribute) {
+		if err == nil {
+			certs, err = findObjects(p, sh, tmpl)
+		}
+	}
 	if len(id) > 0 {
-		certs, _ = findObjects(p, sh, []*pkcs11.Attribute{class(pkcs11.CKO_CERTIFICATE), pkcs11.NewAttribute(pkcs11.CKA_ID, id)})
+		find(class(pkcs11.CKO_CERTIFICATE), pkcs11.NewAttribute(pkcs11.CKA_ID, id))
 		if len(certs) > 1 {
-			certs, _ = findObjects(p, sh, []*pkcs11.Attribute{class(pkcs11.CKO_CERTIFICATE), pkcs11.NewAttribute(pkcs11.CKA_ID, id), pkcs11.NewAttribute(pkcs11.CKA_LABEL, []byte(alias))})
+			find(class(pkcs11.CKO_CERTIFICATE), pkcs11.NewAttribute(pkcs11.CKA_ID, id), pkcs11.NewAttribute(pkcs11.CKA_LABEL, []byte(alias)))
 		}
 	}
 	if len(certs) == 0 {
-		certs, _ = findObjects(p, sh, []*pkcs11.Attribute{class(pkcs11.CKO_CERTIFICATE), pkcs11.NewAttribute(pkcs11.CKA_LABEL, []byte(alias))})
+		find(class(pkcs11.CKO_CERTIFICATE), pkcs11.NewAttribute(pkcs11.CKA_LABEL, []byte(alias)))
+	}
+	if isFault(err) {
+		return nil, err
 	}
 	if len(certs) > 1 {
 		return nil, fmt.Errorf("%d certificates pair with the private key %q: delete all but one", len(certs), alias)
@@ -335,12 +384,14 @@ func (s *Store) privateEntry(sh pkcs11.SessionHandle, alias string, h pkcs11.Obj
 	var pub crypto.PublicKey
 	if cert != nil {
 		pub = cert.PublicKey
-	} else {
-		pub = s.publicFromObjects(sh, kt, id, at)
+	} else if pub, err = s.publicFromObjects(sh, kt, id, at); err != nil {
+		return nil, err
 	}
 	var chain []*x509.Certificate
 	if cert != nil {
-		chain = s.chain(sh, cert)
+		if chain, err = s.chain(sh, cert); err != nil {
+			return nil, err
+		}
 	}
 	b := base{st: s, alias: alias, chain: chain, pub: pub}
 	switch kt {
@@ -353,32 +404,38 @@ func (s *Store) privateEntry(sh pkcs11.SessionHandle, alias string, h pkcs11.Obj
 			return nil, errors.New("the certificate does not hold the private key's public key")
 		}
 		b.kind = secrets.KindRSA
-		return &rsaKey{privKey{base: b, h: h}}, nil
+		return &rsaKey{privKey{base: b, ref: s.newRef(pkcs11.CKO_PRIVATE_KEY, alias, h, kt, pkcs11.CKA_MODULUS, at[pkcs11.CKA_MODULUS])}}, nil
 	case pkcs11.CKK_EC:
 		ep, ok := pub.(*ecdsa.PublicKey)
 		if !ok {
 			return nil, fmt.Errorf("EC private key without a certificate or public key (have %T)", pub)
 		}
 		b.kind = secrets.KindEC
-		return &ecKey{privKey: privKey{base: b, h: h}, size: (ep.Curve.Params().BitSize + 7) / 8}, nil
+		return &ecKey{privKey: privKey{base: b, ref: s.newRef(pkcs11.CKO_PRIVATE_KEY, alias, h, kt, pkcs11.CKA_EC_PARAMS, at[pkcs11.CKA_EC_PARAMS])}, size: (ep.Curve.Params().BitSize + 7) / 8}, nil
 	}
 	return nil, fmt.Errorf("private key of unsupported CKA_KEY_TYPE 0x%x: %w", kt, errors.ErrUnsupported)
 }
 
 // publicFromObjects finds the public key of a private key without a certificate: a
 // public-key object of the same CKA_ID, else the RSA private key's modulus and exponent.
-func (s *Store) publicFromObjects(sh pkcs11.SessionHandle, kt uint, id []byte, priv map[uint][]byte) crypto.PublicKey {
+func (s *Store) publicFromObjects(sh pkcs11.SessionHandle, kt uint, id []byte, priv map[uint][]byte) (crypto.PublicKey, error) {
 	p := s.c.p11
 	if len(id) > 0 {
-		pubs, _ := findObjects(p, sh, []*pkcs11.Attribute{class(pkcs11.CKO_PUBLIC_KEY), pkcs11.NewAttribute(pkcs11.CKA_ID, id)})
+		pubs, err := findObjects(p, sh, []*pkcs11.Attribute{class(pkcs11.CKO_PUBLIC_KEY), pkcs11.NewAttribute(pkcs11.CKA_ID, id)})
+		if isFault(err) {
+			return nil, err
+		}
 		if len(pubs) == 1 {
-			at := attrs(p, sh, pubs[0], pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT, pkcs11.CKA_EC_PARAMS, pkcs11.CKA_EC_POINT)
+			at, err := attrs(p, sh, pubs[0], pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT, pkcs11.CKA_EC_PARAMS, pkcs11.CKA_EC_POINT)
+			if err != nil {
+				return nil, err
+			}
 			if k := publicFromAttrs(kt, at); k != nil {
-				return k
+				return k, nil
 			}
 		}
 	}
-	return publicFromAttrs(kt, priv)
+	return publicFromAttrs(kt, priv), nil
 }
 
 func publicFromAttrs(kt uint, at map[uint][]byte) crypto.PublicKey {
@@ -446,8 +503,9 @@ func curveOID(c elliptic.Curve) asn1.ObjectIdentifier {
 	return nil
 }
 
-// chain returns leaf followed by its issuers found among the token's certificates.
-func (s *Store) chain(sh pkcs11.SessionHandle, leaf *x509.Certificate) []*x509.Certificate {
+// chain returns leaf followed by its issuers found among the token's certificates. The
+// error is a connection fault: a chain cut short by an outage would be a wrong answer.
+func (s *Store) chain(sh pkcs11.SessionHandle, leaf *x509.Certificate) ([]*x509.Certificate, error) {
 	chain := []*x509.Certificate{leaf}
 	cur := leaf
 	for i := 0; i < 8; i++ {
@@ -455,12 +513,18 @@ func (s *Store) chain(sh pkcs11.SessionHandle, leaf *x509.Certificate) []*x509.C
 			break
 		}
 		hs, err := findObjects(s.c.p11, sh, []*pkcs11.Attribute{class(pkcs11.CKO_CERTIFICATE), pkcs11.NewAttribute(pkcs11.CKA_SUBJECT, cur.RawIssuer)})
+		if isFault(err) {
+			return nil, err
+		}
 		if err != nil || len(hs) == 0 {
 			break
 		}
 		var next *x509.Certificate
 		for _, h := range hs {
 			c, err := readCert(s.c.p11, sh, h)
+			if isFault(err) {
+				return nil, err
+			}
 			if err == nil && cur.CheckSignatureFrom(c) == nil {
 				next = c
 				break
@@ -472,7 +536,7 @@ func (s *Store) chain(sh pkcs11.SessionHandle, leaf *x509.Certificate) []*x509.C
 		chain = append(chain, next)
 		cur = next
 	}
-	return chain
+	return chain, nil
 }
 
 func bytesEqual(a, b []byte) bool { return string(a) == string(b) }
@@ -493,7 +557,10 @@ func (s *Store) Aliases(ctx context.Context) ([]string, error) {
 			return false, err
 		}
 		for _, h := range sks {
-			at := attrs(p, sh, h, pkcs11.CKA_LABEL, pkcs11.CKA_ID)
+			at, err := attrs(p, sh, h, pkcs11.CKA_LABEL, pkcs11.CKA_ID)
+			if err != nil {
+				return false, err
+			}
 			if l := at[pkcs11.CKA_LABEL]; len(l) > 0 {
 				set[string(l)] = true
 			} else if id := at[pkcs11.CKA_ID]; len(id) > 0 {
@@ -508,7 +575,10 @@ func (s *Store) Aliases(ctx context.Context) ([]string, error) {
 		certs := make([]certInfo, 0, len(chs))
 		certByID := map[string]string{}
 		for _, h := range chs {
-			at := attrs(p, sh, h, pkcs11.CKA_LABEL, pkcs11.CKA_ID)
+			at, err := attrs(p, sh, h, pkcs11.CKA_LABEL, pkcs11.CKA_ID)
+			if err != nil {
+				return false, err
+			}
 			ci := certInfo{string(at[pkcs11.CKA_LABEL]), string(at[pkcs11.CKA_ID])}
 			certs = append(certs, ci)
 			if ci.id != "" && ci.label != "" {
@@ -521,7 +591,10 @@ func (s *Store) Aliases(ctx context.Context) ([]string, error) {
 		}
 		paired := map[string]bool{}
 		for _, h := range pks {
-			at := attrs(p, sh, h, pkcs11.CKA_LABEL, pkcs11.CKA_ID)
+			at, err := attrs(p, sh, h, pkcs11.CKA_LABEL, pkcs11.CKA_ID)
+			if err != nil {
+				return false, err
+			}
 			id, label := string(at[pkcs11.CKA_ID]), string(at[pkcs11.CKA_LABEL])
 			switch {
 			case id != "" && certByID[id] != "":
@@ -538,6 +611,10 @@ func (s *Store) Aliases(ctx context.Context) ([]string, error) {
 			if ci.label != "" && !paired[ci.label] {
 				set[ci.label] = true
 			}
+		}
+		// A logged-out session lists certificates only, without an error.
+		if err := s.c.checkLive(sh); err != nil {
+			return false, err
 		}
 		for a := range set {
 			out = append(out, a)
