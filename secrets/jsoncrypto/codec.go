@@ -253,7 +253,7 @@ func (c *Codec) decryptEnvelope(ctx context.Context, env *envelope) (json.RawMes
 	case TypeSaltedHash:
 		return nil, unsupported("a salted-hash cannot be decrypted (use VerifyHash)")
 	default:
-		return nil, unsupported("$crypto type %q", env.typ)
+		return nil, unsupported("$crypto type %q", clip(env.typ))
 	}
 }
 

@@ -233,7 +233,7 @@ func (env *envelope) info() (Info, error) {
 		}
 		info.Algorithm = hv.algorithm
 	default:
-		return info, unsupported("$crypto type %q", env.typ)
+		return info, unsupported("$crypto type %q", clip(env.typ))
 	}
 	return info, nil
 }
