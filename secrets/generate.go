@@ -34,7 +34,7 @@ func GenerateKeyMaterial(spec KeySpec) (KeyMaterial, error) {
 			return KeyMaterial{}, err
 		}
 		if km.Algorithm == "" {
-			km.Algorithm = map[Kind]string{KindSecret: "HmacSHA256", KindAES: "AES"}[spec.Kind]
+			km.Algorithm = DefaultAlgorithm(spec.Kind)
 		}
 		return km, nil
 	case KindRSA:

@@ -305,3 +305,12 @@ func TestSecretErrorsNameTheKey(t *testing.T) {
 	require.ErrorIs(t, err, secrets.ErrWrongKind)
 	require.True(t, errors.Is(err, secrets.ErrWrongKind))
 }
+
+func TestAlgorithm(t *testing.T) {
+	e, err := secrets.NewSoftwareEntry("k", secrets.KeyMaterial{Kind: secrets.KindSecret, Secret: make([]byte, 64), Algorithm: "HmacSHA512"})
+	require.NoError(t, err)
+	assert.Equal(t, "HmacSHA512", secrets.NewSecret("s", e).Algorithm())
+	e, err = secrets.NewSoftwareEntry("k", secrets.KeyMaterial{Kind: secrets.KindAES, Secret: make([]byte, 16)})
+	require.NoError(t, err)
+	assert.Equal(t, "AES", secrets.NewSecret("s", e).Algorithm(), "keytool's default for the kind")
+}

@@ -34,6 +34,17 @@ func (s *Secret) Store() string { return s.store }
 // Kind returns the kind of key.
 func (s *Secret) Kind() Kind { return s.entry.Kind() }
 
+// Algorithm returns the Java algorithm name of the key ("HmacSHA256", "HmacSHA512", "AES",
+// "RSA", "EC") when the store records one (EntryAlgorithm), else keytool's default for the kind.
+func (s *Secret) Algorithm() string {
+	if a, ok := s.entry.(EntryAlgorithm); ok {
+		if n := a.Algorithm(); n != "" {
+			return n
+		}
+	}
+	return DefaultAlgorithm(s.entry.Kind())
+}
+
 // Entry returns the underlying store entry.
 func (s *Secret) Entry() Entry { return s.entry }
 

@@ -22,7 +22,10 @@ import (
 // It fails when the material does not match its kind (an AES key of 20 bytes, an RSA kind with
 // an ECDSA key, a key pair whose certificate holds another public key).
 func NewSoftwareEntry(alias string, km KeyMaterial) (Entry, error) {
-	base := softEntry{alias: alias, kind: km.Kind, chain: km.Chain}
+	base := softEntry{alias: alias, kind: km.Kind, chain: km.Chain, algorithm: km.Algorithm}
+	if base.algorithm == "" {
+		base.algorithm = DefaultAlgorithm(km.Kind)
+	}
 	switch km.Kind {
 	case KindSecret:
 		if len(km.Secret) == 0 {
@@ -69,6 +72,22 @@ func NewSoftwareEntry(alias string, km KeyMaterial) (Entry, error) {
 	return nil, fmt.Errorf("secrets: alias %s: cannot make a software entry of kind %v", alias, km.Kind)
 }
 
+// DefaultAlgorithm returns the Java algorithm name keytool uses for a kind of key: HmacSHA256,
+// AES, RSA, EC; "" for certificates and unknown kinds.
+func DefaultAlgorithm(k Kind) string {
+	switch k {
+	case KindSecret:
+		return "HmacSHA256"
+	case KindAES:
+		return "AES"
+	case KindRSA:
+		return "RSA"
+	case KindEC:
+		return "EC"
+	}
+	return ""
+}
+
 func matchChain(alias string, pub interface{ Equal(crypto.PublicKey) bool }, chain []*x509.Certificate) error {
 	if len(chain) == 0 {
 		return nil
@@ -82,11 +101,14 @@ func matchChain(alias string, pub interface{ Equal(crypto.PublicKey) bool }, cha
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
 type softEntry struct {
-	alias  string
-	kind   Kind
-	chain  []*x509.Certificate
-	public crypto.PublicKey
+	alias     string
+	kind      Kind
+	chain     []*x509.Certificate
+	public    crypto.PublicKey
+	algorithm string
 }
+
+func (e *softEntry) Algorithm() string { return e.algorithm }
 
 func (e *softEntry) Alias() string              { return e.alias }
 func (e *softEntry) Kind() Kind                 { return e.kind }

@@ -89,6 +89,12 @@ type Entry interface {
 	Public() crypto.PublicKey
 }
 
+// EntryAlgorithm is an Entry that knows the Java algorithm name of its key ("HmacSHA256",
+// "AES", "RSA", "EC"), as keytool recorded it.
+type EntryAlgorithm interface {
+	Algorithm() string
+}
+
 // EntrySigner is an Entry holding a private key that signs digests (RSA PKCS#1 v1.5 when opts
 // is a crypto.Hash, RSA-PSS when opts is *rsa.PSSOptions, ECDSA ASN.1 for EC keys).
 type EntrySigner interface {
