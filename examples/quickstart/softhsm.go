@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/secretstores/secretstores/hsmstore"
+	"github.com/secretstores/secretstores/internal/softhsmtest"
+	"github.com/secretstores/secretstores/secrets"
+)
+
+// newSoftHSM makes a throw-away SoftHSM2 token in a temporary directory, writes the SunPKCS11
+// configuration IDM's HSM guide uses for it, and creates IDM's five default keys on it as
+// the guide's keytool commands do (p11keytool idm-defaults does the same on any token).
+func newSoftHSM(ctx context.Context, out io.Writer) (*hsmSetup, error) {
+	module, err := softhsmtest.Module()
+	if err != nil {
+		return nil, fmt.Errorf("-softhsm needs SoftHSM2 (Debian: apt-get install softhsm2): %w", err)
+	}
+	util, err := exec.LookPath("softhsm2-util")
+	if err != nil {
+		return nil, errors.New("-softhsm needs softhsm2-util on PATH (Debian: apt-get install softhsm2)")
+	}
+	dir, err := os.MkdirTemp("", "quickstart-softhsm-")
+	if err != nil {
+		return nil, err
+	}
+	old, had := os.LookupEnv("SOFTHSM2_CONF")
+	cleanup := func() {
+		os.RemoveAll(dir)
+		if had {
+			os.Setenv("SOFTHSM2_CONF", old)
+		} else {
+			os.Unsetenv("SOFTHSM2_CONF")
+		}
+	}
+	fail := func(err error) (*hsmSetup, error) { cleanup(); return nil, err }
+	tokens := filepath.Join(dir, "tokens")
+	if err := os.Mkdir(tokens, 0o700); err != nil {
+		return fail(err)
+	}
+	softConf := filepath.Join(dir, "softhsm2.conf")
+	if err := os.WriteFile(softConf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600); err != nil {
+		return fail(err)
+	}
+	// SoftHSM reads SOFTHSM2_CONF when the module is first loaded in this process.
+	os.Setenv("SOFTHSM2_CONF", softConf)
+	b := make([]byte, 8)
+	rand.Read(b)
+	pin, sopin := hex.EncodeToString(b), hex.EncodeToString(b[:4])
+	const label = "quickstart"
+	if o, err := exec.CommandContext(ctx, util, "--init-token", "--free", "--label", label, "--so-pin", sopin, "--pin", pin).CombinedOutput(); err != nil {
+		return fail(fmt.Errorf("softhsm2-util --init-token: %v: %s", err, o))
+	}
+	// The SunPKCS11 file of IDM's HSM guide; the token is found by label (SoftHSM renumbers
+	// slots), in a comment Java skips. Secret keys are extractable: IDM exports its HMAC and
+	// $crypto keys.
+	conf := filepath.Join(dir, "softhsm.cfg")
+	text := "name = quickstart\nlibrary = " + module + "\n#secretstores: tokenLabel = " + label + "\n" +
+		"attributes(*, CKO_SECRET_KEY, *) = {\n  CKA_EXTRACTABLE = true\n  CKA_SENSITIVE = false\n}\n"
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		return fail(err)
+	}
+	st, err := hsmstore.OpenSunPKCS11(ctx, conf, pin)
+	if err != nil {
+		return fail(err)
+	}
+	defer st.Close()
+	hmac := secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Algorithm: "HmacSHA256", Extractable: true}
+	for _, k := range []struct {
+		alias string
+		spec  secrets.KeySpec
+	}{
+		{"openidm-sym-default", hmac},
+		{"openidm-selfservice-key", hmac},
+		{"openidm-jwtsessionhmac-key", hmac},
+		{"openidm-localhost", secrets.KeySpec{Kind: secrets.KindRSA, Bits: 2048, Subject: pkix.Name{CommonName: "localhost", Organization: []string{"OpenIDM Self-Signed Certificate"}}}},
+		{"selfservice", secrets.KeySpec{Kind: secrets.KindRSA, Bits: 2048, Subject: pkix.Name{CommonName: "selfservice", Organization: []string{"OpenIDM Self Service Certificate"}}}},
+	} {
+		if _, err := st.Generate(ctx, k.alias, k.spec); err != nil {
+			return fail(err)
+		}
+	}
+	fmt.Fprintf(out, "Created a throw-away SoftHSM token %q with IDM's five default keys (%s)\n", label, dir)
+	return &hsmSetup{conf: conf, pin: pin, cleanup: cleanup}, nil
+}
