@@ -49,6 +49,12 @@ type module struct {
 	lastErr    error
 	backoffMin time.Duration
 	backoffMax time.Duration
+
+	// ownInit: p11 is a module instance of its own, which we initialise, finalise and log
+	// in ourselves. Some modules (p11-kit-client.so) return a separate instance, with its
+	// own connection to the server, for every C_GetFunctionList: crypto11's instance then
+	// shares nothing with ours.
+	ownInit bool
 }
 
 // registry holds the process's connections, so that every Store on one (library, token)
@@ -101,7 +107,7 @@ type conn struct {
 
 type connStats struct {
 	ops, errs, faults, recoveries, failedRecoveries, relogins, reinits, retries, failFast, poolWaits, poolTimeouts atomic.Uint64
-	lastFault                                                                                                     atomic.Pointer[string]
+	lastFault                                                                                                      atomic.Pointer[string]
 }
 
 func pinDigest(pin string) [32]byte {
@@ -226,6 +232,17 @@ func connect(cfg *Config) (*conn, error) {
 		return nil, fmt.Errorf("hsmstore: open token %q: %w", ti.Label, err)
 	}
 	c.c11, c.key, c.pinHash, c.refs = c11, connKey(slot, ti), pinDigest(pin), 1
+	if _, err := m.p11.GetSlotList(true); isCKR(err, pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED) {
+		// crypto11's C_Initialize did not reach our instance (see module.ownInit).
+		if err := m.p11.Initialize(); err != nil && !isCKR(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+			_ = c11.Close()
+			if len(m.conns) == 0 {
+				m.p11.Destroy()
+			}
+			return nil, fmt.Errorf("hsmstore: initialise PKCS#11 module %s: %w", lib, err)
+		}
+		m.ownInit = true
+	}
 	if ti.SerialNumber != "" {
 		// Slot IDs may change across C_Initialize (SoftHSM); find the token again by serial.
 		if s, t, err := findSlot(m.p11, selector{serial: ti.SerialNumber}); err == nil {
@@ -239,6 +256,19 @@ func connect(cfg *Config) (*conn, error) {
 		}
 	}
 	c.pool = newSessionPool(m.p11, c.slot, maxSessions, wait, &c.st)
+	if err := c.loginOwn(false); err != nil {
+		_ = c11.Close()
+		if len(m.conns) == 0 {
+			if m.ownInit {
+				_ = m.p11.Finalize()
+			}
+			m.p11.Destroy()
+		}
+		if isPINError(err) {
+			return nil, fmt.Errorf("hsmstore: log in to token %q: %w (%w)", ti.Label, secrets.ErrWrongPIN, err)
+		}
+		return nil, fmt.Errorf("hsmstore: open token %q: %w", ti.Label, err)
+	}
 	m.conns[c.key] = c
 	registry.modules[lib] = m
 	log.Info("hsmstore: logged in", "token", c.tok.Label, "serial", c.tok.SerialNumber, "slot", c.slot, "module", lib)
@@ -286,6 +316,9 @@ func (c *conn) release() error {
 	delete(c.mod.conns, c.key)
 	if len(c.mod.conns) == 0 {
 		delete(registry.modules, c.mod.path)
+		if c.mod.ownInit {
+			_ = c.mod.p11.Finalize()
+		}
 		c.mod.p11.Destroy()
 	}
 	return err
@@ -588,6 +621,13 @@ func (c *conn) run(ctx context.Context, f func(s pkcs11.SessionHandle) (bool, er
 		return err
 	}
 	broken, err := f(s)
+	if isCKR(err, pkcs11.CKR_GENERAL_ERROR) && !isFault(err) {
+		// Tokens answer CKR_GENERAL_ERROR when the login vanishes in the middle of a call
+		// (SoftHSM, on a private key, racing a C_Logout): ask the session what it is.
+		if perr := c.checkLive(s); isFault(perr) {
+			err = &faultError{level: faultLevel(perr), err: fmt.Errorf("%w (after %v)", perr, err)}
+		}
+	}
 	if faultLevel(err) >= faultSession {
 		broken = true
 	}
@@ -781,7 +821,7 @@ func (m *module) relogin(conns []*conn) error {
 		if err != nil {
 			return fmt.Errorf("hsmstore: C_OpenSession: %w", err)
 		}
-		if err := c.loginSession(sh); err != nil {
+		if err := c.loginSession(sh, true); err != nil {
 			_ = m.p11.CloseSession(sh)
 			if isPINError(err) {
 				continue
@@ -797,9 +837,26 @@ func (m *module) relogin(conns []*conn) error {
 	return nil
 }
 
+// loginOwn makes sure our module instance is logged in to the token: a no-op where
+// crypto11's C_Login reached it (the same instance), one C_Login otherwise (module.ownInit).
+// The session used goes into the pool. Called with c.mu held for writing, or before c is
+// shared.
+func (c *conn) loginOwn(count bool) error {
+	sh, err := c.p11.OpenSession(c.slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+	if err != nil {
+		return fmt.Errorf("hsmstore: C_OpenSession: %w", err)
+	}
+	if err := c.loginSession(sh, count); err != nil {
+		_ = c.p11.CloseSession(sh)
+		return err
+	}
+	c.pool.add(sh)
+	return nil
+}
+
 // loginSession logs the application in through sh unless it is logged in. A rejected PIN
 // sets c.pinErr.
-func (c *conn) loginSession(sh pkcs11.SessionHandle) error {
+func (c *conn) loginSession(sh pkcs11.SessionHandle, count bool) error {
 	info, err := c.p11.GetSessionInfo(sh)
 	if err != nil {
 		return fmt.Errorf("hsmstore: C_GetSessionInfo: %w", err)
@@ -807,14 +864,20 @@ func (c *conn) loginSession(sh pkcs11.SessionHandle) error {
 	if info.State == pkcs11.CKS_RO_USER_FUNCTIONS || info.State == pkcs11.CKS_RW_USER_FUNCTIONS || c.tok.Flags&pkcs11.CKF_LOGIN_REQUIRED == 0 {
 		return nil
 	}
-	c.st.relogins.Add(1)
+	if count {
+		c.st.relogins.Add(1)
+	}
 	err = c.p11.Login(sh, pkcs11.CKU_USER, c.pin)
 	switch {
 	case err == nil || isCKR(err, pkcs11.CKR_USER_ALREADY_LOGGED_IN):
-		c.log.Info("hsmstore: logged in again", "token", c.tok.Label, "serial", c.tok.SerialNumber)
+		if count {
+			c.log.Info("hsmstore: logged in again", "token", c.tok.Label, "serial", c.tok.SerialNumber)
+		}
 		return nil
 	case isPINError(err):
-		c.setPINErr(err)
+		if count {
+			c.setPINErr(err)
+		}
 		return err
 	}
 	return fmt.Errorf("hsmstore: C_Login: %w", err)
@@ -840,8 +903,8 @@ func (m *module) reinit(conns []*conn) error {
 	// crypto11 finalises on the last Close of the library. If something else in the process
 	// holds a crypto11 context on it, the module is still initialised: finalise and
 	// initialise it here so that crypto11 finds a fresh one.
-	if err := m.p11.Finalize(); err == nil {
-		if err := m.p11.Initialize(); err != nil {
+	if err := m.p11.Finalize(); err == nil || m.ownInit {
+		if err := m.p11.Initialize(); err != nil && !isCKR(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
 			return fmt.Errorf("hsmstore: C_Initialize: %w", err)
 		}
 	}
@@ -863,6 +926,15 @@ func (m *module) reinit(conns []*conn) error {
 			if s, _, err := findSlot(m.p11, selector{serial: c.tok.SerialNumber}); err == nil {
 				c.slot, c.pool.slot = s, s
 			}
+		}
+		if err := c.loginOwn(true); err != nil {
+			if isPINError(err) {
+				continue
+			}
+			if firstErr == nil {
+				firstErr = fmt.Errorf("hsmstore: log in to token %q again: %w", c.tok.Label, err)
+			}
+			continue
 		}
 		c.log.Info("hsmstore: logged in", "token", c.tok.Label, "serial", c.tok.SerialNumber, "slot", c.slot, "module", m.path, "reinitialised", true)
 	}

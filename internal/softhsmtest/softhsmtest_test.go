@@ -32,3 +32,40 @@ func TestNew(t *testing.T) {
 		t.Fatal("config lacks slot")
 	}
 }
+
+func TestP11KitAndDir(t *testing.T) {
+	tok := softhsmtest.New(t, "k")
+	dir, err := tok.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore := tok.RemoveDir(t)
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("token directory still there: %v", err)
+	}
+	restore()
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatal(err)
+	}
+	k := softhsmtest.StartP11Kit(t, tok)
+	list := func() (string, error) {
+		out, err := exec.Command("pkcs11-tool", "--module", k.Module, "-L").CombinedOutput()
+		return string(out), err
+	}
+	if _, err := exec.LookPath("pkcs11-tool"); err != nil {
+		t.Skip("pkcs11-tool not installed")
+	}
+	if out, err := list(); err != nil || !strings.Contains(out, tok.Label) {
+		t.Fatalf("token not listed over p11-kit: %v\n%s", err, out)
+	}
+	k.Kill()
+	if out, _ := list(); strings.Contains(out, tok.Label) {
+		t.Fatalf("token listed with the server killed:\n%s", out)
+	}
+	if err := k.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := list(); err != nil || !strings.Contains(out, tok.Label) {
+		t.Fatalf("token not listed after restart: %v\n%s", err, out)
+	}
+}
