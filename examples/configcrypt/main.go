@@ -1,0 +1,290 @@
+// Command configcrypt encrypts, decrypts and re-encrypts the "$crypto" values of a JSON
+// configuration file (IDM's conf/*.json), with the keys IDM's secrets.json maps, leaving
+// every other byte of the file as it was.
+//
+//	configcrypt encrypt   -keystore keystore.p12 -pointer /password conf/sync.json
+//	configcrypt decrypt   -keystore keystore.p12 conf/sync.json
+//	configcrypt reencrypt -keystore keystore.p12 -aliases new-key,openidm-sym-default -w conf/sync.json
+//	configcrypt scan      conf/sync.json
+//
+// Keys come from a keystore file (-keystore: PKCS12, JCEKS or JKS, with IDM's default
+// mappings) or from IDM's secrets.json (-secrets, any store class, HSM included).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/secretstores/secretstores/filestore"
+	"github.com/secretstores/secretstores/hsmstore"
+	"github.com/secretstores/secretstores/secrets"
+	"github.com/secretstores/secretstores/secrets/jsoncrypto"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+const usageText = `Usage: configcrypt <command> [flags] <file.json>
+
+Commands:
+  encrypt    encrypt the values at -pointer (RFC 6901, repeatable) with the active key of -secret-id
+  decrypt    replace every encrypted value by its plaintext
+  reencrypt  re-encrypt values not under the active key of their secret id (after a rotation)
+  scan       list the $crypto values and the keys they name (needs no keys)
+
+Keys (encrypt, decrypt, reencrypt):
+  -keystore FILE       a PKCS12, JCEKS or JKS keystore, with IDM's default mappings
+                       (idm.config.encryption etc. -> openidm-sym-default); password from
+                       -storepass-env VAR (default: IDM's "changeit")
+  -secrets FILE        IDM's conf/secrets.json; &{...} from the environment and -props FILE;
+                       HsmBasedStore through -pkcs11 FILE (SunPKCS11 config) or java.security
+  -aliases A,B         the aliases of -secret-id, active first: to rotate, put the new one first
+
+Output goes to standard output, or back into the file with -w (atomically).
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usageText)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd := args[0]
+	switch cmd {
+	case "encrypt", "decrypt", "reencrypt", "scan":
+	default:
+		fmt.Fprintf(stderr, "configcrypt: unknown command %q\n\n%s", cmd, usageText)
+		return 2
+	}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usageText+"\nFlags:\n"); fs.PrintDefaults() }
+	keystore := fs.String("keystore", "", "keystore `file` (PKCS12, JCEKS, JKS)")
+	storepassEnv := fs.String("storepass-env", "", "environment `variable` holding the -keystore password (default: \"changeit\")")
+	secretsFile := fs.String("secrets", "", "IDM's secrets.json `file`")
+	props := fs.String("props", "", "boot.properties-style `file` resolving &{...} in -secrets (after the environment)")
+	pkcs11 := fs.String("pkcs11", "", "SunPKCS11 configuration `file` for an HsmBasedStore in -secrets")
+	secretID := fs.String("secret-id", "idm.config.encryption", "secret `id` to encrypt with (encrypt)")
+	var pointers listFlag
+	fs.Var(&pointers, "pointer", "JSON `pointer` of a value to encrypt (repeatable; encrypt)")
+	aliases := fs.String("aliases", "", "comma-separated `aliases` of -secret-id, active first (overrides the mapping)")
+	inPlace := fs.Bool("w", false, "write the result back into the file instead of standard output")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "configcrypt %s: want exactly one JSON file, have %d arguments\n", cmd, fs.NArg())
+		return 2
+	}
+	file := fs.Arg(0)
+	err := func() error {
+		doc, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		if cmd == "scan" {
+			refs, err := jsoncrypto.Scan(doc)
+			if err != nil {
+				return fmt.Errorf("%s: %w", file, err)
+			}
+			for _, r := range refs {
+				id := r.Info.SecretID
+				if id == "" {
+					id = jsoncrypto.DefaultSecretID + " (default)"
+				}
+				fmt.Fprintf(stdout, "%s\t%s\talias %s\tsecret id %s\n", r.Pointer, r.Info.Type, r.Info.Alias, id)
+			}
+			return nil
+		}
+		if cmd == "encrypt" && len(pointers) == 0 {
+			return errors.New("encrypt needs at least one -pointer (like /password)")
+		}
+		ctx := context.Background()
+		p, closeAll, err := openKeys(ctx, *keystore, *storepassEnv, *secretsFile, *props, *pkcs11, *secretID, *aliases)
+		if err != nil {
+			return err
+		}
+		defer closeAll()
+		c, err := jsoncrypto.New(p, nil)
+		if err != nil {
+			return err
+		}
+		var changes []jsoncrypto.Change
+		switch cmd {
+		case "encrypt":
+			doc, changes, err = c.EncryptDocument(ctx, doc, *secretID, pointers...)
+		case "decrypt":
+			doc, changes, err = c.DecryptDocument(ctx, doc)
+		case "reencrypt":
+			doc, changes, err = c.Reencrypt(ctx, doc)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		for _, ch := range changes {
+			fmt.Fprintf(stderr, "%s %s (%s)%s\n", ch.Action, ch.Pointer, ch.SecretID, aliasChange(ch))
+		}
+		if !*inPlace {
+			_, err := stdout.Write(doc)
+			return err
+		}
+		return writeAtomic(file, doc)
+	}()
+	if err != nil {
+		fmt.Fprintf(stderr, "configcrypt %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+func aliasChange(ch jsoncrypto.Change) string {
+	switch {
+	case ch.OldAlias != "" && ch.NewAlias != "":
+		return ": " + ch.OldAlias + " -> " + ch.NewAlias
+	case ch.NewAlias != "":
+		return ": key " + ch.NewAlias
+	case ch.OldAlias != "":
+		return ": key " + ch.OldAlias
+	}
+	return ""
+}
+
+// idmMappings are the mappings of IDM's default secrets.json for the $crypto secret ids.
+func idmMappings(store string) []secrets.Mapping {
+	var m []secrets.Mapping
+	for _, id := range []string{"idm.default", "idm.config.encryption", "idm.password.encryption", "idm.assignment.attribute.encryption"} {
+		m = append(m, secrets.Mapping{Store: store, SecretID: id, Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: []string{filestore.AliasSymDefault}})
+	}
+	return m
+}
+
+// openKeys returns a Provider over the -keystore or -secrets keys, with -aliases applied to
+// secretID, and a function that closes what it opened.
+func openKeys(ctx context.Context, keystore, storepassEnv, secretsFile, props, pkcs11, secretID, aliases string) (*secrets.Provider, func(), error) {
+	var stores []secrets.Store
+	var mappings []secrets.Mapping
+	var closeAll func()
+	switch {
+	case keystore != "" && secretsFile != "":
+		return nil, nil, errors.New("give -keystore or -secrets, not both")
+	case keystore != "":
+		pass := "changeit"
+		if storepassEnv != "" {
+			v, ok := os.LookupEnv(storepassEnv)
+			if !ok {
+				return nil, nil, fmt.Errorf("environment variable %s (-storepass-env) is not set", storepassEnv)
+			}
+			pass = v
+		}
+		ks, err := filestore.Open(ctx, keystore, filestore.Config{Password: pass, Name: "mainKeyStore"})
+		if err != nil {
+			return nil, nil, err
+		}
+		stores, mappings, closeAll = []secrets.Store{ks}, idmMappings(ks.Name()), func() { ks.Close() }
+	case secretsFile != "":
+		layers := []secrets.Properties{secrets.EnvProperties()}
+		if props != "" {
+			pp, err := secrets.ReadPropertiesFile(props)
+			if err != nil {
+				return nil, nil, err
+			}
+			layers = append(layers, pp)
+		}
+		cfg, err := secrets.LoadConfig(secretsFile, secrets.Layered(layers...))
+		if err != nil {
+			return nil, nil, err
+		}
+		openers := filestore.Openers(filestore.OpenerOptions{})
+		openers[secrets.ClassFileSystem] = filestore.DirOpener(nil)
+		if pkcs11 != "" {
+			if pkcs11, err = filepath.Abs(pkcs11); err != nil {
+				return nil, nil, err
+			}
+		}
+		openers[secrets.ClassHSM] = hsmstore.NewOpener(hsmstore.OpenerOptions{ConfigPath: pkcs11})
+		cfg.PopulateDefaults = false // never create keys while rewriting a file
+		p, err := secrets.Open(ctx, cfg, openers, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		if aliases == "" {
+			return p, func() { p.Close() }, nil
+		}
+		stores = p.Stores()
+		for _, sc := range cfg.Stores {
+			mappings = append(mappings, sc.Mappings...)
+		}
+		closeAll = func() { p.Close() }
+	default:
+		return nil, nil, errors.New("no keys: give -keystore <file> or -secrets <secrets.json>")
+	}
+	if aliases != "" {
+		list := strings.Split(aliases, ",")
+		for i := range list {
+			if list[i] = strings.TrimSpace(list[i]); list[i] == "" {
+				closeAll()
+				return nil, nil, fmt.Errorf("-aliases %q: empty alias", aliases)
+			}
+		}
+		kept := mappings[:0]
+		for _, m := range mappings {
+			if m.SecretID != secretID {
+				kept = append(kept, m)
+			}
+		}
+		mappings = append(kept, secrets.Mapping{Store: stores[0].Name(), SecretID: secretID,
+			Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: list})
+	}
+	p, err := secrets.NewProvider(stores, mappings, nil)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return p, func() { p.Close(); closeAll() }, nil
+}
+
+// writeAtomic replaces path with data: a temporary file in the same directory, renamed over it.
+func writeAtomic(path string, data []byte) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
