@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/secretstores/secretstores/filestore"
-	"github.com/secretstores/secretstores/hsmstore"
 	"github.com/secretstores/secretstores/secrets"
 )
 
@@ -143,7 +142,7 @@ func cmdGenseckey(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 // generate makes alias on the token, deleting what is there first when overwrite is set.
-func generate(ctx context.Context, st *hsmstore.Store, alias string, spec secrets.KeySpec, overwrite bool, stderr io.Writer) error {
+func generate(ctx context.Context, st token, alias string, spec secrets.KeySpec, overwrite bool, stderr io.Writer) error {
 	if overwrite {
 		if err := st.Delete(ctx, alias); err == nil {
 			fmt.Fprintf(stderr, "Deleted the existing entry %s\n", alias)
@@ -486,7 +485,7 @@ func cmdImportkeystore(ctx context.Context, args []string, stdout, stderr io.Wri
 }
 
 // importEntry copies one entry of a keystore file onto the token.
-func importEntry(ctx context.Context, ks *filestore.Store, st *hsmstore.Store, alias, dest string, extractable, overwrite bool) error {
+func importEntry(ctx context.Context, ks *filestore.Store, st token, alias, dest string, extractable, overwrite bool) error {
 	e, err := ks.Entry(ctx, alias)
 	if err != nil {
 		return err

@@ -78,8 +78,20 @@ func (s *secretFlags) get(what string) (string, error) {
 // promptSecret reads a line from the terminal without echo; tests replace it.
 var promptSecret = readSecretTTY
 
+// token is what p11keytool needs of an *hsmstore.Store (an interface, so that a build without
+// cgo, whose hsmstore only opens with an error, still compiles).
+type token interface {
+	secrets.Store
+	secrets.Generator
+	secrets.Importer
+	secrets.Deleter
+	ExportCertificate(ctx context.Context, alias string) ([]byte, error)
+	TokenLabel() string
+	TokenSerial() string
+}
+
 // openToken opens the token the flags select and logs in.
-func (t *tokenFlags) open(ctx context.Context) (*hsmstore.Store, error) {
+func (t *tokenFlags) open(ctx context.Context) (token, error) {
 	if t.storepas != "" {
 		return nil, errors.New("-storepass with a value is not accepted: a PIN on the command line shows in ps and shell history; use -pin-env VAR, -pin-file FILE or the prompt")
 	}
@@ -115,11 +127,16 @@ func (t *tokenFlags) open(ctx context.Context) (*hsmstore.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return st, nil
+	tok, ok := any(st).(token)
+	if !ok {
+		st.Close()
+		return nil, errors.New("this build's hsmstore cannot manage keys (rebuild with cgo)")
+	}
+	return tok, nil
 }
 
 // describe names the token for output.
-func describe(st *hsmstore.Store) string {
+func describe(st token) string {
 	return fmt.Sprintf("%s (token %q, serial %s)", st.Name(), st.TokenLabel(), st.TokenSerial())
 }
 

@@ -25,9 +25,9 @@ import (
 	"github.com/secretstores/secretstores/secrets"
 )
 
-// token makes a SoftHSM token with IDM's SunPKCS11 configuration and puts its PIN in
+// newToken makes a SoftHSM token with IDM's SunPKCS11 configuration and puts its PIN in
 // $P11KEYTOOL_TEST_PIN.
-func token(t *testing.T, label string) (*softhsmtest.Token, string) {
+func newToken(t *testing.T, label string) (*softhsmtest.Token, string) {
 	t.Helper()
 	tok := softhsmtest.New(t, label)
 	t.Setenv("P11KEYTOOL_TEST_PIN", tok.PIN)
@@ -45,7 +45,7 @@ func mustRun(t *testing.T, args ...string) string {
 
 func TestIDMDefaults(t *testing.T) {
 	ctx := context.Background()
-	tok, conf := token(t, "idm")
+	tok, conf := newToken(t, "idm")
 	out := filepath.Join(t.TempDir(), "idm-hsm")
 	pin := []string{"-providerArg", conf, "-pin-env", "P11KEYTOOL_TEST_PIN"}
 
@@ -198,7 +198,7 @@ func TestIDMDefaults(t *testing.T) {
 
 func TestCommands(t *testing.T) {
 	ctx := context.Background()
-	tok, conf := token(t, "cmds")
+	tok, conf := newToken(t, "cmds")
 	dir := t.TempDir()
 	pin := []string{"-providerArg", conf, "-pin-env", "P11KEYTOOL_TEST_PIN"}
 	with := func(args ...string) []string { return append(args, pin...) }

@@ -366,7 +366,7 @@ func describeStore(st secrets.Store) string {
 	switch s := st.(type) {
 	case *filestore.Store:
 		return "PKCS#12 file " + filepath.Base(s.Path())
-	case *hsmstore.Store:
+	case interface{ TokenLabel() string }: // *hsmstore.Store
 		return fmt.Sprintf("PKCS#11 token %q", s.TokenLabel())
 	}
 	return st.Name()

@@ -69,11 +69,15 @@ func newSoftHSM(ctx context.Context, out io.Writer) (*hsmSetup, error) {
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		return fail(err)
 	}
-	st, err := hsmstore.OpenSunPKCS11(ctx, conf, pin)
+	hs, err := hsmstore.OpenSunPKCS11(ctx, conf, pin)
 	if err != nil {
 		return fail(err)
 	}
-	defer st.Close()
+	defer hs.Close()
+	st, ok := any(hs).(secrets.Generator)
+	if !ok {
+		return fail(errors.New("this build's hsmstore cannot generate keys (rebuild with cgo)"))
+	}
 	hmac := secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Algorithm: "HmacSHA256", Extractable: true}
 	for _, k := range []struct {
 		alias string

@@ -197,7 +197,7 @@ func openProvider(ctx context.Context, o options) (*secrets.Provider, func(), st
 			st.Close()
 			return nil, nil, "", err
 		}
-		return p, func() { p.Close(); st.Close() }, fmt.Sprintf("the PKCS#11 token %q (%s)", st.TokenLabel(), st.Name()), nil
+		return p, func() { p.Close(); st.Close() }, "the PKCS#11 token " + describeToken(st), nil
 	}
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
 		return nil, nil, "", err
@@ -228,4 +228,12 @@ func sessionMappings(store string) []secrets.Mapping {
 		{Store: store, SecretID: jwtsession.DefaultSigningID, Types: []secrets.Purpose{secrets.Sign, secrets.Verify}, Aliases: []string{filestore.AliasJWTSessionHMAC}},
 		{Store: store, SecretID: jwtsession.DefaultEncryptionID, Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: []string{filestore.AliasLocalhost}},
 	}
+}
+
+// describeToken names the token of an *hsmstore.Store.
+func describeToken(st secrets.Store) string {
+	if t, ok := st.(interface{ TokenLabel() string }); ok {
+		return fmt.Sprintf("%q (%s)", t.TokenLabel(), st.Name())
+	}
+	return st.Name()
 }
