@@ -366,6 +366,34 @@ func (fe *fileEntry) material(keyPassword string) (secrets.KeyMaterial, error) {
 	return km, nil
 }
 
+// KeyMaterial returns the key material of alias (Secret and Chain are copies): the secret bytes, or the private
+// key with its chain, or the trusted certificate. It is for moving keys between stores
+// (keytool -importkeystore onto an HSM); to use a key, use Entry, which keeps the key inside.
+// The caller should clear KeyMaterial.Secret when done.
+//
+// Errors: as Entry.
+func (s *Store) KeyMaterial(ctx context.Context, alias string) (secrets.KeyMaterial, error) {
+	if err := ctx.Err(); err != nil {
+		return secrets.KeyMaterial{}, err
+	}
+	st, err := s.current()
+	if err != nil {
+		return secrets.KeyMaterial{}, err
+	}
+	_, fe := st.lookup(alias)
+	if fe == nil {
+		return secrets.KeyMaterial{}, &secrets.KeyError{Op: "export", Store: s.name, Alias: alias, Err: secrets.ErrNotFound}
+	}
+	km, err := fe.material(s.cfg.keyPassword())
+	if err != nil {
+		return secrets.KeyMaterial{}, &secrets.KeyError{Op: "export", Store: s.name, Alias: alias, Err: trimPrefix(err)}
+	}
+	km.Secret = bytes.Clone(km.Secret)
+	km.Chain = slices.Clone(km.Chain)
+	km.Extractable = true
+	return km, nil
+}
+
 // Aliases returns every alias of the store, sorted.
 func (s *Store) Aliases(ctx context.Context) ([]string, error) {
 	if err := ctx.Err(); err != nil {

@@ -362,3 +362,45 @@ func TestStoreCancelledAndClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestStoreKeyMaterial(t *testing.T) {
+	ctx := context.Background()
+	for _, file := range []string{"keystore.p12", "keystore.jceks"} {
+		s := storeOpen(t, storeCopy(t, file), Config{Password: "changeit"})
+		for _, w := range storeWants(t, file) {
+			km, err := s.KeyMaterial(ctx, w.Alias)
+			if err != nil {
+				t.Fatalf("%s %s: %v", file, w.Alias, err)
+			}
+			if km.Kind != w.Kind {
+				t.Fatalf("%s %s: kind %v, want %v", file, w.Alias, km.Kind, w.Kind)
+			}
+			// The material makes an entry that behaves as the store's own.
+			e, err := s.Entry(ctx, w.Alias)
+			if err != nil {
+				t.Fatal(err)
+			}
+			copyEntry, err := secrets.NewSoftwareEntry(w.Alias, km)
+			if err != nil {
+				t.Fatalf("%s %s: %v", file, w.Alias, err)
+			}
+			if w.Kind.Symmetric() {
+				a, _ := secrets.NewSecret("a", e).MAC(ctx, crypto.SHA256, []byte("m"))
+				b, _ := secrets.NewSecret("b", copyEntry).MAC(ctx, crypto.SHA256, []byte("m"))
+				if w.Kind == secrets.KindSecret && string(a) != string(b) {
+					t.Fatalf("%s %s: the exported secret differs", file, w.Alias)
+				}
+				km.Secret[0] ^= 1 // a copy: the store's key is untouched
+				c, _ := secrets.NewSecret("a", e).MAC(ctx, crypto.SHA256, []byte("m"))
+				if string(a) != string(c) {
+					t.Fatalf("%s %s: KeyMaterial shares the store's key bytes", file, w.Alias)
+				}
+			} else if pub := e.Public(); pub == nil || !pub.(interface{ Equal(crypto.PublicKey) bool }).Equal(copyEntry.Public()) {
+				t.Fatalf("%s %s: the exported key pair differs", file, w.Alias)
+			}
+		}
+		if _, err := s.KeyMaterial(ctx, "no-such-alias"); !errors.Is(err, secrets.ErrNotFound) {
+			t.Fatalf("unknown alias: %v", err)
+		}
+	}
+}

@@ -486,24 +486,12 @@ func cmdImportkeystore(ctx context.Context, args []string, stdout, stderr io.Wri
 
 // importEntry copies one entry of a keystore file onto the token.
 func importEntry(ctx context.Context, ks *filestore.Store, st token, alias, dest string, extractable, overwrite bool) error {
-	e, err := ks.Entry(ctx, alias)
+	km, err := ks.KeyMaterial(ctx, alias)
 	if err != nil {
 		return err
 	}
-	km := secrets.KeyMaterial{Kind: e.Kind(), Chain: e.Chain(), Extractable: extractable}
-	switch {
-	case e.Kind().Symmetric():
-		key, err := secrets.NewSecret(ks.Name(), e).Export(ctx)
-		if err != nil {
-			return err
-		}
-		km.Secret = key
-		defer clear(key)
-	case e.Kind().Private():
-		// filestore serves private keys for use, not for export: there is no API that hands
-		// out their key material.
-		return errors.New("private key entries cannot be read out of a keystore file through filestore yet; move them with keytool -importkeystore")
-	}
+	defer clear(km.Secret)
+	km.Extractable = extractable && km.Kind.Symmetric()
 	_, err = st.Import(ctx, dest, km, overwrite)
 	return existsHint(err, dest)
 }
