@@ -2,10 +2,12 @@ package filestore
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/secretstores/secretstores/secrets"
@@ -26,12 +28,15 @@ type OpenerOptions struct {
 // detect by content), "storePassword" and "keyPassword" (optional, = storePassword);
 // "providerName" is accepted and ignored except that a SunPKCS11 provider is refused. With
 // populateDefaults a missing PKCS12 file is created and IDM's missing default keys are
-// generated (PopulateDefaults) — except in the store named "mainTrustStore", which IDM
-// fills with the keystore's certificate rather than new keys (left to the caller here).
+// generated (PopulateDefaults) — except in the store named "mainTrustStore", which gets, as
+// in IDM, the certificate of openidm-localhost from the keystore this opener opened before it
+// (secrets.json lists mainKeyStore first), when it lacks one.
 //
 // Errors: a missing or non-string setting names the store and the setting; storetype
 // PKCS11 points to package hsmstore; otherwise Open's and PopulateDefaults' errors.
 func NewOpener(o OpenerOptions) secrets.Opener {
+	var mu sync.Mutex
+	var localhost *x509.Certificate // openidm-localhost's certificate, for the truststore
 	return func(ctx context.Context, sc *secrets.StoreConfig) (secrets.Store, error) {
 		str := func(key string) (string, error) {
 			v, ok := sc.Settings[key]
@@ -77,17 +82,37 @@ func NewOpener(o OpenerOptions) secrets.Opener {
 		if err != nil {
 			return nil, err
 		}
-		populate := sc.PopulateDefaults && sc.Name != "mainTrustStore"
+		trust := sc.Name == "mainTrustStore"
+		mu.Lock()
+		cert := localhost
+		mu.Unlock()
+		populate := sc.PopulateDefaults && (!trust || cert != nil)
 		cfg := Config{Password: pw, KeyPassword: kp, Name: sc.Name, Type: typ, Watch: o.Watch,
 			Create: populate && typ != JCEKS && typ != JKS}
 		s, err := Open(ctx, file, cfg)
 		if err != nil {
 			return nil, err
 		}
-		if populate {
+		switch {
+		case populate && trust:
+			if _, err := s.Entry(ctx, AliasLocalhost); !errors.Is(err, secrets.ErrNotFound) {
+				break // present (or unreadable: Entry will say so when asked)
+			}
+			if _, err := s.Import(ctx, AliasLocalhost, secrets.KeyMaterial{Kind: secrets.KindCertificate, Chain: []*x509.Certificate{cert}}, false); err != nil && !errors.Is(err, secrets.ErrExists) {
+				s.Close()
+				return nil, err
+			}
+		case populate:
 			if _, err := s.PopulateDefaults(ctx, DefaultsOptions{AESBits: o.AESBits}); err != nil {
 				s.Close()
 				return nil, err
+			}
+		}
+		if !trust {
+			if e, err := s.Entry(ctx, AliasLocalhost); err == nil && len(e.Chain()) > 0 {
+				mu.Lock()
+				localhost = e.Chain()[0]
+				mu.Unlock()
 			}
 		}
 		return s, nil
