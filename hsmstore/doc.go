@@ -59,7 +59,77 @@
 //
 // Built without cgo, Open returns an error wrapping errors.ErrUnsupported.
 //
-// Handle invalidation after a token restart (re-resolve on CKR_OBJECT_HANDLE_INVALID,
-// re-login, reconnect) is not handled yet: a conn owns the sessions and the login, and
-// entries go through Store.do, which is where it will go.
+// # Faults and recovery
+//
+// HSMs lose logins, sessions and connections: another component calls C_Logout or
+// C_CloseAllSessions, an HSM restarts or fails over, the network to it drops. crypto11 alone
+// keeps broken sessions, never logs in again, and after a lost login its searches return
+// no keys and no error. hsmstore recovers instead, in one place (the connection's do):
+//
+//   - A lost login or dead session (CKR_USER_NOT_LOGGED_IN, CKR_SESSION_HANDLE_INVALID,
+//     CKR_SESSION_CLOSED), and an empty search on a session that turns out not to be
+//     logged in: the idle sessions are closed, a new one is opened and C_Login is called
+//     again.
+//   - A dead device or connection (CKR_DEVICE_ERROR, CKR_DEVICE_REMOVED,
+//     CKR_TOKEN_NOT_PRESENT, CKR_CRYPTOKI_NOT_INITIALIZED, or C_GetTokenInfo failing after
+//     an empty search), or a re-login that fails that way: the module is finalised and
+//     initialised again, once for every Store on every token of that library (that is what
+//     C_Finalize means), the token is found again by serial and logged in.
+//   - A stale object handle (CKR_OBJECT_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID) and every
+//     recovery make entries look their keys up again by alias, checking it is the same key
+//     (key type; CKA_CHECK_VALUE, CKA_MODULUS or CKA_EC_PARAMS): a Secret obtained before
+//     the fault keeps working after it, and never uses another key that took its alias.
+//
+// The failed call is then run once more. Concurrent callers that meet the same fault share
+// one recovery: they wait for it (bounded by their context) and retry. While the token stays
+// away, reconnect attempts follow a bounded exponential backoff (Config.ReconnectBackoff,
+// ReconnectBackoffMax) and calls in between fail at once with an error wrapping
+// ErrUnavailable: no call waits for a dead HSM, and no caller's retry loop hammers it. A
+// call that fails because of the token always wraps ErrUnavailable; it never returns a
+// wrong result, a verification failure or "not found" for a key that is there.
+//
+// A rejected PIN (CKR_PIN_INCORRECT, CKR_PIN_LOCKED, ...) on a re-login is never retried:
+// the connection fails every later call at once with an error wrapping
+// secrets.ErrWrongPIN and ErrUnavailable, without another C_Login that could lock the
+// token. Close and reopen the stores with the right PIN.
+//
+// Close is idempotent; the last Close of a token waits for the calls in flight (and a
+// running recovery), and later calls fail with secrets.ErrClosed.
+//
+// # Health
+//
+// Store.Ping is a readiness probe: it asks the token whether the session is logged in,
+// recovering (or failing fast) as any call does. Store.Stats returns counters to export
+// (operations, errors, faults, recoveries, re-logins, re-initialisations, calls failed
+// fast, pool waits and timeouts) and the current state (sessions, up, down since). Events
+// go to Config.Logger (log/slog): "logged in", "token fault, recovering", "recovered",
+// "recovery failed" (with the next attempt), "the token rejected the PIN"; never a PIN.
+//
+// # Network HSMs
+//
+// A network HSM is used through its vendor's PKCS#11 module, loaded like any other:
+// Thales Luna (libCryptoki2_64.so, the Luna client with NTLS to the appliance), AWS CloudHSM
+// (libcloudhsm_pkcs11.so, the CloudHSM client), Entrust nShield (libcknfast.so via the
+// hardserver), Utimaco (libcs_pkcs11_R3.so), Azure Managed HSM or Google Cloud KMS through
+// their PKCS#11 libraries. The module owns the network: it keeps its connections, and
+// reports their loss as PKCS#11 errors, typically CKR_DEVICE_ERROR, CKR_TOKEN_NOT_PRESENT
+// or CKR_SESSION_HANDLE_INVALID after a reconnect, which is what hsmstore recovers from. The
+// tests use p11-kit's RPC as that network path: p11-kit server exports a SoftHSM token on a
+// socket, p11-kit-client.so is the module (P11_KIT_SERVER_ADDRESS names the socket), and
+// killing the server's process group is the appliance going away. Things to know:
+//
+//   - Select the token by serial (or label) rather than slot: slot IDs may change when the
+//     client reconnects. hsmstore finds the token again by serial after a re-initialisation.
+//   - Set the vendor client's own timeouts and retry counts low (Luna's ReceiveTimeout,
+//     CloudHSM's reconnect settings): a call that hangs on a dead link is not a fault yet,
+//     and hsmstore cannot interrupt a PKCS#11 call. The context bounds only waiting for a
+//     session or a recovery.
+//   - High-availability groups (Luna HA, CloudHSM clusters) fail over inside the module;
+//     hsmstore then sees at most a lost session or login, and logs in again.
+//   - Some modules give every C_GetFunctionList its own instance with its own connection
+//     (p11-kit-client.so does): hsmstore then logs that instance in itself, which costs one
+//     more C_Login at open and after a re-initialisation.
+//   - Over the network each call is a round trip: measured with p11-kit on a unix socket,
+//     see BenchmarkNetwork. Use the Provider's cache (no lookup per call) and enough
+//     MaxSessions for the concurrency the HSM allows.
 package hsmstore

@@ -51,12 +51,16 @@ func TestFaultForeignLogout(t *testing.T) {
 		t.Fatalf("lookup after a foreign logout: %v", err)
 	}
 	in.Logout()
+	if e, err := s.Entry(ctx, "rsa"); err != nil || e.Kind() != secrets.KindRSA {
+		t.Fatalf("lookup of a key entry after a foreign logout: %v (entry %v)", err, e)
+	}
+	in.Logout()
 	if as, err := s.Aliases(ctx); err != nil || !slices.Contains(as, "hmac") || !slices.Contains(as, "rsa") {
 		t.Fatalf("aliases after a foreign logout: %v %v", as, err)
 	}
 	before := s.Stats()
-	if before.Relogins != 2 || before.Faults < 2 {
-		t.Fatalf("two logouts, want two re-logins: %s", statsLine(before))
+	if before.Relogins != 3 || before.Faults < 3 {
+		t.Fatalf("three logouts, want three re-logins: %s", statsLine(before))
 	}
 
 	l := startLoad(8, mixed(k))

@@ -187,6 +187,11 @@ func startLoad(n int, op func(ctx context.Context, g, i int) (bool, error)) *loa
 				switch {
 				case wrong:
 					l.wrong.Add(1)
+					l.mu.Lock()
+					if len(l.undocumented) < 10 {
+						l.undocumented = append(l.undocumented, fmt.Errorf("WRONG result (goroutine %d, call %d): %v", g, i, err))
+					}
+					l.mu.Unlock()
 				case err != nil:
 					l.fails.Add(1)
 					l.mu.Lock()
@@ -225,7 +230,7 @@ func (l *load) check(t *testing.T) {
 		t.Errorf("%d wrong results", n)
 	}
 	for _, err := range l.undocumented {
-		t.Errorf("undocumented error (want one wrapping hsmstore.ErrUnavailable): %v", err)
+		t.Errorf("wrong result or undocumented error (want one wrapping hsmstore.ErrUnavailable): %v", err)
 	}
 	if l.calls.Load() == 0 {
 		t.Error("no calls made")

@@ -267,6 +267,11 @@ func (s *Store) resolve(sh pkcs11.SessionHandle, alias string) (secrets.Entry, e
 		}
 		return nil, secrets.ErrNotFound
 	case 1:
+		// A certificate without its private key: a trusted certificate entry, or a key
+		// entry whose private key a lost login hides (the certificate is a public object).
+		if err := s.c.checkLive(sh); err != nil {
+			return nil, err
+		}
 		cert, err := readCert(p, sh, certs[0])
 		if err != nil {
 			return nil, err
