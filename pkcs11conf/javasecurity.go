@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/secretstores/secretstores/internal/javaprops"
 )
 
 // JavaSecurity holds the security.provider.N entries of one or more java.security files,
@@ -244,115 +246,9 @@ func readProperties(r io.Reader, name string) (map[string]prop, error) {
 	if len(data) > MaxSize {
 		return nil, &ParseError{File: name, Err: ErrTooLarge, Msg: fmt.Sprintf("file is larger than %d bytes", MaxSize)}
 	}
-	// natural lines
-	var lines []string
-	start := 0
-	for i := 0; i < len(data); i++ {
-		if data[i] == '\n' || data[i] == '\r' {
-			lines = append(lines, latin1(data[start:i]))
-			if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
-				i++
-			}
-			start = i + 1
-		}
-	}
-	if start < len(data) {
-		lines = append(lines, latin1(data[start:]))
-	}
 	props := map[string]prop{}
-	for i := 0; i < len(lines); i++ {
-		first := i + 1
-		l := strings.TrimLeft(lines[i], " \t\f")
-		if l == "" || l[0] == '#' || l[0] == '!' {
-			continue
-		}
-		logical := l
-		for endsWithOddBackslashes(logical) && i+1 < len(lines) {
-			i++
-			logical = logical[:len(logical)-1] + strings.TrimLeft(lines[i], " \t\f")
-		}
-		if endsWithOddBackslashes(logical) {
-			logical = logical[:len(logical)-1]
-		}
-		k, v := splitProperty(logical)
-		props[unescapeProperty(k)] = prop{value: unescapeProperty(v), file: name, line: first}
+	for _, p := range javaprops.Parse(data) {
+		props[p.Key] = prop{value: p.Value, file: name, line: p.Line}
 	}
 	return props, nil
-}
-
-func latin1(b []byte) string {
-	r := make([]rune, len(b))
-	for i, c := range b {
-		r[i] = rune(c)
-	}
-	return string(r)
-}
-
-func endsWithOddBackslashes(s string) bool {
-	n := 0
-	for i := len(s) - 1; i >= 0 && s[i] == '\\'; i-- {
-		n++
-	}
-	return n%2 == 1
-}
-
-func splitProperty(l string) (key, value string) {
-	i := 0
-	for i < len(l) {
-		c := l[i]
-		if c == '\\' {
-			i += 2
-			continue
-		}
-		if c == '=' || c == ':' || c == ' ' || c == '\t' || c == '\f' {
-			break
-		}
-		i++
-	}
-	if i > len(l) {
-		i = len(l)
-	}
-	key = l[:i]
-	rest := strings.TrimLeft(l[i:], " \t\f")
-	if rest != "" && (rest[0] == '=' || rest[0] == ':') {
-		rest = strings.TrimLeft(rest[1:], " \t\f")
-	}
-	return key, rest
-}
-
-func unescapeProperty(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i+1 >= len(s) {
-			b.WriteByte(c)
-			continue
-		}
-		i++
-		switch s[i] {
-		case 't':
-			b.WriteByte('\t')
-		case 'n':
-			b.WriteByte('\n')
-		case 'r':
-			b.WriteByte('\r')
-		case 'f':
-			b.WriteByte('\f')
-		case 'u':
-			if i+4 < len(s) {
-				if v, err := strconv.ParseUint(s[i+1:i+5], 16, 16); err == nil {
-					b.WriteRune(rune(v))
-					i += 4
-					continue
-				}
-			}
-			b.WriteByte('u')
-		default:
-			b.WriteByte(s[i])
-		}
-	}
-	return b.String()
 }

@@ -1,14 +1,14 @@
 package secrets
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/secretstores/secretstores/internal/javaprops"
 )
 
 // Properties supply the values of &{name|default} expressions in secrets.json.
@@ -66,7 +66,7 @@ const MaxPropertiesSize = 1 << 20
 
 // ReadPropertiesFile reads a Java .properties file (IDM's boot.properties, config.properties):
 // key=value, key:value or key value; '#' and '!' comments; '\' line continuations; escapes
-// \t \n \r \f \uXXXX. A key defined twice is an error.
+// \t \n \r \f \uXXXX. A key defined twice is an error (Java would keep the last silently).
 func ReadPropertiesFile(path string) (Properties, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -80,7 +80,8 @@ func ReadPropertiesFile(path string) (Properties, error) {
 	return MapProperties(m), nil
 }
 
-// ParseProperties parses Java .properties text (see ReadPropertiesFile).
+// ParseProperties parses Java .properties text (see ReadPropertiesFile), as
+// java.util.Properties.load reads it: ISO-8859-1, so write other characters as \uXXXX.
 func ParseProperties(r io.Reader) (map[string]string, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxPropertiesSize+1))
 	if err != nil {
@@ -90,112 +91,13 @@ func ParseProperties(r io.Reader) (map[string]string, error) {
 		return nil, fmt.Errorf("properties larger than %d bytes", MaxPropertiesSize)
 	}
 	m := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), MaxPropertiesSize)
-	lineNo := 0
-	var logical strings.Builder
-	start := 0
-	for sc.Scan() {
-		lineNo++
-		line := strings.TrimLeft(sc.Text(), " \t\f")
-		if logical.Len() == 0 {
-			start = lineNo
-			if line == "" || line[0] == '#' || line[0] == '!' {
-				continue
-			}
+	for _, p := range javaprops.Parse(data) {
+		if _, dup := m[p.Key]; dup {
+			return nil, fmt.Errorf("line %d: property %q is defined twice", p.Line, p.Key)
 		}
-		// An odd number of trailing backslashes continues the line.
-		n := len(line) - len(strings.TrimRight(line, `\`))
-		if n%2 == 1 {
-			logical.WriteString(line[:len(line)-1])
-			continue
-		}
-		logical.WriteString(line)
-		if err := addProperty(m, logical.String(), start); err != nil {
-			return nil, err
-		}
-		logical.Reset()
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	if logical.Len() > 0 {
-		if err := addProperty(m, logical.String(), start); err != nil {
-			return nil, err
-		}
+		m[p.Key] = p.Value
 	}
 	return m, nil
-}
-
-func addProperty(m map[string]string, line string, lineNo int) error {
-	// The key ends at the first unescaped '=', ':' or white space.
-	end := len(line)
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		if c == '\\' {
-			i++
-			continue
-		}
-		if c == '=' || c == ':' || c == ' ' || c == '\t' || c == '\f' {
-			end = i
-			break
-		}
-	}
-	key, err := unescapeProperty(line[:end])
-	if err != nil {
-		return fmt.Errorf("line %d: %w", lineNo, err)
-	}
-	rest := strings.TrimLeft(line[end:], " \t\f")
-	if rest != "" && (rest[0] == '=' || rest[0] == ':') {
-		rest = strings.TrimLeft(rest[1:], " \t\f")
-	}
-	val, err := unescapeProperty(rest)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", lineNo, err)
-	}
-	if _, dup := m[key]; dup {
-		return fmt.Errorf("line %d: property %q is defined twice", lineNo, key)
-	}
-	m[key] = val
-	return nil
-}
-
-func unescapeProperty(s string) (string, error) {
-	if !strings.Contains(s, `\`) {
-		return s, nil
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i+1 == len(s) {
-			b.WriteByte(c)
-			continue
-		}
-		i++
-		switch s[i] {
-		case 't':
-			b.WriteByte('\t')
-		case 'n':
-			b.WriteByte('\n')
-		case 'r':
-			b.WriteByte('\r')
-		case 'f':
-			b.WriteByte('\f')
-		case 'u':
-			if i+5 > len(s) {
-				return "", errors.New(`malformed \uXXXX escape`)
-			}
-			v, err := strconv.ParseUint(s[i+1:i+5], 16, 16)
-			if err != nil {
-				return "", errors.New(`malformed \uXXXX escape`)
-			}
-			b.WriteRune(rune(v))
-			i += 4
-		default:
-			b.WriteByte(s[i])
-		}
-	}
-	return b.String(), nil
 }
 
 // Limits of expression expansion.

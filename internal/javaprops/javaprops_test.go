@@ -1,0 +1,37 @@
+package javaprops
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestParse(t *testing.T) {
+	in := "# comment\n! also\n  a = 1\r\nb:2\rc 3\nd=x\\\n   y\\\\\ne\\ f=\\u00e9\\t\\q\ng=\\u12\nh\n\\\nk=caf\xe9\nlast=\\"
+	got := Parse([]byte(in))
+	want := []Property{
+		{Key: "a", Value: "1", Line: 3},
+		{Key: "b", Value: "2", Line: 4},
+		{Key: "c", Value: "3", Line: 5},
+		{Key: "d", Value: `xy\`, Line: 6},
+		{Key: "e f", Value: "é\tq", Line: 8},
+		{Key: "g", Value: "u12", Line: 9},
+		{Key: "h", Value: "", Line: 10},
+		{Key: "k", Value: "café", Line: 11}, // a lone "\\" continues onto the next line; ISO-8859-1 bytes
+		{Key: "last", Value: "", Line: 13},
+	}
+	assert.Equal(t, want, got)
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"a=b", "a\\\n b", "\\u00", "k\\", "#x\n!y\nz", "a:b c", "\r\r\n\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, p := range Parse(data) {
+			if p.Line < 1 {
+				t.Fatalf("line %d", p.Line)
+			}
+		}
+	})
+}
