@@ -47,8 +47,9 @@ type Config struct {
 
 	// ReconnectBackoff is the wait after a failed reconnect before the next attempt
 	// (default 200ms); it doubles on every failure up to ReconnectBackoffMax (default 10s).
-	// Meanwhile calls fail at once with an error wrapping ErrUnavailable. They apply to the
-	// module (library): the first Open of it sets them for the process.
+	// Meanwhile calls fail at once with an error wrapping ErrUnavailable. Each token has its
+	// own backoff; the values are the library's: the first Open of it in the process sets
+	// them.
 	ReconnectBackoff    time.Duration
 	ReconnectBackoffMax time.Duration
 

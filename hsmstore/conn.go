@@ -42,11 +42,6 @@ type module struct {
 
 	recMu      sync.Mutex
 	recovering chan struct{} // non-nil while a recovery runs; closed when it ends
-	down       bool          // the last recovery failed: the token is away
-	downSince  time.Time
-	nextTry    time.Time
-	backoff    time.Duration
-	lastErr    error
 	backoffMin time.Duration
 	backoffMax time.Duration
 
@@ -95,6 +90,15 @@ type conn struct {
 	// pinErr is set (under mod.recMu) when the token rejected the PIN on a re-login: the
 	// connection then fails at once, without another C_Login.
 	pinErr error
+	// down is set (under mod.recMu) while the last recovery failed for this token: calls
+	// fail at once until nextTry, when one of them starts a reconnect attempt. Each token
+	// has its own backoff, so a token that stays away does not keep the module's other
+	// tokens down (though each of its attempts re-initialises the module for all of them).
+	down      bool
+	downSince time.Time
+	nextTry   time.Time
+	backoff   time.Duration
+	lastErr   error
 
 	st connStats
 
@@ -152,12 +156,6 @@ func connect(cfg *Config) (*conn, error) {
 	var slot uint
 	var ti pkcs11.TokenInfo
 	if m != nil {
-		m.recMu.Lock()
-		down, lastErr := m.down, m.lastErr
-		m.recMu.Unlock()
-		if down {
-			return nil, fmt.Errorf("hsmstore: module %s: %w: %v", lib, ErrUnavailable, lastErr)
-		}
 		slot, ti, err = findSlot(m.p11, sel)
 		if err != nil {
 			return nil, err
@@ -651,19 +649,19 @@ func (c *conn) ready(ctx context.Context) (uint64, error) {
 			return 0, err
 		}
 		ch := m.recovering
-		if ch == nil && !m.down {
+		if ch == nil && !c.down {
 			g := m.gen.Load()
 			m.recMu.Unlock()
 			return g, nil
 		}
 		if ch == nil {
-			if wait := time.Until(m.nextTry); wait > 0 {
+			if wait := time.Until(c.nextTry); wait > 0 {
 				err := c.unavailable(wait)
 				m.recMu.Unlock()
 				c.st.failFast.Add(1)
 				return 0, err
 			}
-			ch = m.startRecovery(faultModule, m.lastErr)
+			ch = m.startRecovery(faultModule, c.lastErr)
 		}
 		m.recMu.Unlock()
 		select {
@@ -674,11 +672,13 @@ func (c *conn) ready(ctx context.Context) (uint64, error) {
 	}
 }
 
-// unavailable is the error of a call refused while the token is away; m.recMu is held.
+// unavailable is the error of a call refused while the token is away; mod.recMu is held.
 func (c *conn) unavailable(wait time.Duration) error {
-	m := c.mod
+	if wait < 0 {
+		wait = 0
+	}
 	return fmt.Errorf("hsmstore: token %q: %w since %s (next reconnect attempt in %v): %w",
-		c.tok.Label, ErrUnavailable, m.downSince.Format(time.RFC3339), wait.Round(time.Millisecond), m.lastErr)
+		c.tok.Label, ErrUnavailable, c.downSince.Format(time.RFC3339), wait.Round(time.Millisecond), c.lastErr)
 }
 
 // recover recovers from a fault seen by an operation that started in generation gen: it
@@ -687,14 +687,14 @@ func (c *conn) unavailable(wait time.Duration) error {
 func (c *conn) recover(ctx context.Context, gen uint64, lvl int, cause error) error {
 	m := c.mod
 	m.recMu.Lock()
-	if m.gen.Load() != gen && !m.down {
+	if m.gen.Load() != gen && !c.down {
 		m.recMu.Unlock()
 		return nil
 	}
 	ch := m.recovering
 	if ch == nil {
-		if m.down {
-			err := c.unavailable(time.Until(m.nextTry))
+		if c.down {
+			err := c.unavailable(time.Until(c.nextTry))
 			m.recMu.Unlock()
 			return err
 		}
@@ -711,8 +711,8 @@ func (c *conn) recover(ctx context.Context, gen uint64, lvl int, cause error) er
 	switch {
 	case c.pinErr != nil:
 		return c.pinErr
-	case m.down:
-		return c.unavailable(time.Until(m.nextTry))
+	case c.down:
+		return c.unavailable(time.Until(c.nextTry))
 	}
 	return nil
 }
@@ -728,7 +728,7 @@ func (m *module) startRecovery(lvl int, cause error) chan struct{} {
 
 func (m *module) runRecovery(lvl int, cause error, done chan struct{}) {
 	start := time.Now()
-	conns, err := m.recoverOnce(lvl, cause)
+	conns, errs, err := m.recoverOnce(lvl, cause)
 	m.recMu.Lock()
 	defer m.recMu.Unlock()
 	defer close(done)
@@ -736,46 +736,49 @@ func (m *module) runRecovery(lvl int, cause error, done chan struct{}) {
 	if errors.Is(err, secrets.ErrClosed) {
 		return
 	}
-	if err == nil {
-		m.gen.Add(1)
-		for _, c := range conns {
-			c.st.recoveries.Add(1)
-			c.log.Info("hsmstore: recovered", "token", c.tok.Label, "serial", c.tok.SerialNumber, "took", time.Since(start).Round(time.Microsecond), "downtime", downtime(m, start))
-		}
-		m.down, m.backoff, m.lastErr = false, 0, nil
-		return
-	}
+	// Handles may be gone whatever the outcome: entries look their keys up again.
+	m.gen.Add(1)
 	now := time.Now()
-	if !m.down {
-		m.down, m.downSince = true, now
-	}
-	if m.backoff == 0 {
-		m.backoff = m.backoffMin
-	} else if m.backoff *= 2; m.backoff > m.backoffMax {
-		m.backoff = m.backoffMax
-	}
-	m.nextTry, m.lastErr = now.Add(m.backoff), err
 	for _, c := range conns {
+		cerr := err
+		if cerr == nil {
+			cerr = errs[c]
+		}
+		if cerr == nil {
+			c.st.recoveries.Add(1)
+			downtime := now.Sub(start)
+			if c.down {
+				downtime = now.Sub(c.downSince)
+			}
+			c.log.Info("hsmstore: recovered", "token", c.tok.Label, "serial", c.tok.SerialNumber, "took", now.Sub(start).Round(time.Microsecond), "downtime", downtime.Round(time.Millisecond))
+			c.down, c.backoff, c.lastErr = false, 0, nil
+			continue
+		}
 		c.st.failedRecoveries.Add(1)
-		c.log.Error("hsmstore: recovery failed; calls fail at once until the next attempt", "token", c.tok.Label, "serial", c.tok.SerialNumber, "error", err, "retry_in", m.backoff, "down_since", m.downSince)
+		if !c.down {
+			c.down, c.downSince = true, now
+		}
+		if c.backoff == 0 {
+			c.backoff = m.backoffMin
+		} else if c.backoff *= 2; c.backoff > m.backoffMax {
+			c.backoff = m.backoffMax
+		}
+		c.nextTry, c.lastErr = now.Add(c.backoff), cerr
+		c.log.Error("hsmstore: recovery failed; calls fail at once until the next attempt", "token", c.tok.Label, "serial", c.tok.SerialNumber, "error", cerr, "retry_in", c.backoff, "down_since", c.downSince)
 	}
-}
-
-func downtime(m *module, start time.Time) time.Duration {
-	if m.down {
-		return time.Since(m.downSince).Round(time.Millisecond)
-	}
-	return time.Since(start).Round(time.Millisecond)
 }
 
 // recoverOnce re-logs in (lvl faultSession) or re-initialises the module (faultModule, or
 // when a re-login meets a dead device) for every connection on the module. It holds
 // registry.mu and every connection's mu, so no operation runs meanwhile.
-func (m *module) recoverOnce(lvl int, cause error) ([]*conn, error) {
+//
+// It returns the connections and, per connection, the error that leaves it down; the error
+// is for the whole module.
+func (m *module) recoverOnce(lvl int, cause error) ([]*conn, map[*conn]error, error) {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
 	if registry.modules[m.path] != m || len(m.conns) == 0 {
-		return nil, secrets.ErrClosed
+		return nil, nil, secrets.ErrClosed
 	}
 	conns := make([]*conn, 0, len(m.conns))
 	for _, c := range m.conns {
@@ -795,9 +798,9 @@ func (m *module) recoverOnce(lvl int, cause error) ([]*conn, error) {
 		c.pool.reset()
 	}
 	if lvl < faultModule {
-		err := m.relogin(conns)
-		if err == nil || isPINError(err) {
-			return conns, nil
+		errs, err := m.relogin(conns)
+		if err == nil {
+			return conns, errs, nil
 		}
 		for _, c := range conns {
 			c.log.Warn("hsmstore: re-login failed, re-initialising the module", "token", c.tok.Label, "error", err)
@@ -806,35 +809,38 @@ func (m *module) recoverOnce(lvl int, cause error) ([]*conn, error) {
 			c.pool.reset()
 		}
 	}
-	return conns, m.reinit(conns)
+	errs, err := m.reinit(conns)
+	return conns, errs, err
 }
 
 // relogin opens a session per connection and logs in where the login is lost. A rejected
-// PIN marks that connection failed (no second C_Login); any other error means the module
-// needs re-initialising.
-func (m *module) relogin(conns []*conn) error {
+// PIN marks that connection failed (no second C_Login); a connection whose token is away
+// stays down; any other error means the module needs re-initialising.
+func (m *module) relogin(conns []*conn) (map[*conn]error, error) {
+	errs := map[*conn]error{}
 	for _, c := range conns {
 		if c.c11 == nil {
-			return errors.New("hsmstore: the module is not initialised")
+			errs[c] = errors.New("hsmstore: the token is still away")
+			continue
 		}
 		sh, err := m.p11.OpenSession(c.slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
 		if err != nil {
-			return fmt.Errorf("hsmstore: C_OpenSession: %w", err)
+			return nil, fmt.Errorf("hsmstore: C_OpenSession: %w", err)
 		}
 		if err := c.loginSession(sh, true); err != nil {
 			_ = m.p11.CloseSession(sh)
 			if isPINError(err) {
 				continue
 			}
-			return err
+			return nil, err
 		}
 		if _, err := m.p11.GetTokenInfo(c.slot); err != nil {
 			_ = m.p11.CloseSession(sh)
-			return fmt.Errorf("hsmstore: C_GetTokenInfo: %w", err)
+			return nil, fmt.Errorf("hsmstore: C_GetTokenInfo: %w", err)
 		}
 		c.pool.add(sh)
 	}
-	return nil
+	return errs, nil
 }
 
 // loginOwn makes sure our module instance is logged in to the token: a no-op where
@@ -892,7 +898,7 @@ func (c *conn) setPINErr(err error) {
 
 // reinit closes every connection's crypto11 context, makes sure the module is finalised,
 // and configures each connection again (C_Initialize, token by serial, C_Login).
-func (m *module) reinit(conns []*conn) error {
+func (m *module) reinit(conns []*conn) (map[*conn]error, error) {
 	for _, c := range conns {
 		c.st.reinits.Add(1)
 		if c.c11 != nil {
@@ -905,10 +911,10 @@ func (m *module) reinit(conns []*conn) error {
 	// initialise it here so that crypto11 finds a fresh one.
 	if err := m.p11.Finalize(); err == nil || m.ownInit {
 		if err := m.p11.Initialize(); err != nil && !isCKR(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-			return fmt.Errorf("hsmstore: C_Initialize: %w", err)
+			return nil, fmt.Errorf("hsmstore: C_Initialize: %w", err)
 		}
 	}
-	var firstErr error
+	errs := map[*conn]error{}
 	for _, c := range conns {
 		c11, err := crypto11.Configure(c.c11Config())
 		if err != nil {
@@ -916,9 +922,7 @@ func (m *module) reinit(conns []*conn) error {
 				c.setPINErr(err)
 				continue
 			}
-			if firstErr == nil {
-				firstErr = fmt.Errorf("hsmstore: reopen token %q: %w", c.tok.Label, err)
-			}
+			errs[c] = fmt.Errorf("hsmstore: reopen token %q: %w", c.tok.Label, err)
 			continue
 		}
 		c.c11 = c11
@@ -931,14 +935,12 @@ func (m *module) reinit(conns []*conn) error {
 			if isPINError(err) {
 				continue
 			}
-			if firstErr == nil {
-				firstErr = fmt.Errorf("hsmstore: log in to token %q again: %w", c.tok.Label, err)
-			}
+			errs[c] = fmt.Errorf("hsmstore: log in to token %q again: %w", c.tok.Label, err)
 			continue
 		}
 		c.log.Info("hsmstore: logged in", "token", c.tok.Label, "serial", c.tok.SerialNumber, "slot", c.slot, "module", m.path, "reinitialised", true)
 	}
-	return firstErr
+	return errs, nil
 }
 
 // stats returns a snapshot of the connection's counters.
@@ -964,9 +966,9 @@ func (c *conn) stats() Stats {
 		s.LastFault = *p
 	}
 	m.recMu.Lock()
-	s.Up = !m.down && c.pinErr == nil && !c.isClosed.Load()
-	if m.down {
-		s.DownSince = m.downSince
+	s.Up = !c.down && c.pinErr == nil && !c.isClosed.Load()
+	if c.down {
+		s.DownSince = c.downSince
 	}
 	m.recMu.Unlock()
 	return s

@@ -86,7 +86,10 @@
 // ReconnectBackoffMax) and calls in between fail at once with an error wrapping
 // ErrUnavailable: no call waits for a dead HSM, and no caller's retry loop hammers it. A
 // call that fails because of the token always wraps ErrUnavailable; it never returns a
-// wrong result, a verification failure or "not found" for a key that is there.
+// wrong result, a verification failure or "not found" for a key that is there. Each token
+// has its own backoff: one that stays away does not keep the other tokens of its library
+// down, though each of its reconnect attempts re-initialises the library for all of them
+// (their calls pause for it, then go on).
 //
 // A rejected PIN (CKR_PIN_INCORRECT, CKR_PIN_LOCKED, ...) on a re-login is never retried:
 // the connection fails every later call at once with an error wrapping

@@ -425,3 +425,57 @@ func (s *syncBuffer) String() string {
 }
 
 var _ = crypto.SHA256
+
+// TestFaultOneTokenAway: two tokens on one module (library). The first one's directory is
+// removed: its calls fail with ErrUnavailable, and its reconnect attempts re-initialise the
+// module for both, while the second token keeps answering, without a failed call; the
+// first recovers when its directory is back.
+func TestFaultOneTokenAway(t *testing.T) {
+	ctx := context.Background()
+	tokA := softhsmtest.New(t, "away-a")
+	tokB := softhsmtest.New(t, "away-b")
+	cfg := func(tok *softhsmtest.Token) hsmstore.Config {
+		return hsmstore.Config{Library: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN,
+			ReconnectBackoff: 100 * time.Millisecond, ReconnectBackoffMax: 200 * time.Millisecond}
+	}
+	sA, err := hsmstore.Open(ctx, cfg(tokA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sA.Close() })
+	sB, err := hsmstore.Open(ctx, cfg(tokB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sB.Close() })
+	kA, kB := makeKeys(t, sA), makeKeys(t, sB)
+	lA, lB := startLoad(4, mixed(kA)), startLoad(4, mixed(kB))
+	time.Sleep(300 * time.Millisecond)
+	restore := tokA.RemoveDir(t)
+	time.Sleep(1500 * time.Millisecond)
+	if st := sA.Stats(); st.Up {
+		t.Errorf("token A up while away: %s", statsLine(st))
+	}
+	if st := sB.Stats(); !st.Up {
+		t.Errorf("token B down while only A is away: %s", statsLine(st))
+	}
+	restore()
+	took := waitOK(t, 5*time.Second, func() error { _, err := kA.mac(ctx, 0); return err })
+	time.Sleep(300 * time.Millisecond)
+	lA.stop()
+	lB.stop()
+	lA.check(t)
+	lB.check(t)
+	stA, stB := sA.Stats(), sB.Stats()
+	t.Logf("A: calls=%d failed=%d, recovered %v after the restore; %s", lA.calls.Load(), lA.fails.Load(), took.Round(time.Millisecond), statsLine(stA))
+	t.Logf("B: calls=%d failed=%d; %s", lB.calls.Load(), lB.fails.Load(), statsLine(stB))
+	if lA.fails.Load() == 0 {
+		t.Error("no call on token A failed while it was away")
+	}
+	if n := lB.fails.Load(); n != 0 {
+		t.Errorf("%d calls on token B failed (first: %v)", n, lB.failSample)
+	}
+	if stB.Reinits == 0 {
+		t.Error("token B was not re-initialised with the module")
+	}
+}
