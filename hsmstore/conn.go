@@ -553,6 +553,19 @@ func (c *conn) checkLive(sh pkcs11.SessionHandle) error {
 	return nil
 }
 
+// faultOrNil tells a failed decryption from an outage: err itself when it is a fault, the
+// fault a probe of the session finds (tokens answer CKR_GENERAL_ERROR both for a bad tag
+// and for a login lost during the call), or nil when the failure is the data's.
+func (c *conn) faultOrNil(sh pkcs11.SessionHandle, err error) error {
+	if isFault(err) {
+		return err
+	}
+	if perr := c.checkLive(sh); isFault(perr) {
+		return &faultError{level: faultLevel(perr), err: fmt.Errorf("%w (after %v)", perr, err)}
+	}
+	return nil
+}
+
 // do runs f on a pooled session. f returns broken=true when the session must not be
 // reused (an operation failed after its Init).
 //

@@ -249,7 +249,7 @@ func (k *aesKey) Open(ctx context.Context, sealed, aad []byte) ([]byte, error) {
 		}
 		pt, err := p.Decrypt(sh, sealed[gcmNonceSize:])
 		if err != nil {
-			if isFault(err) {
+			if err := k.st.c.faultOrNil(sh, err); err != nil {
 				// An outage is not a bad tag.
 				return true, fmt.Errorf("hsmstore: C_Decrypt CKM_AES_GCM: %w", err)
 			}
@@ -410,7 +410,7 @@ func (k *rsaKey) Decrypt(ctx context.Context, ciphertext []byte, opts crypto.Dec
 		}
 		out, err := p.Decrypt(sh, ciphertext)
 		if err != nil {
-			if isFault(err) {
+			if err := k.st.c.faultOrNil(sh, err); err != nil {
 				return true, fmt.Errorf("hsmstore: C_Decrypt %s: %w", mechName(mech[0].Mechanism), err)
 			}
 			return true, secrets.ErrVerification

@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"log/slog"
 	"os"
@@ -477,5 +479,56 @@ func TestFaultOneTokenAway(t *testing.T) {
 	}
 	if stB.Reinits == 0 {
 		t.Error("token B was not re-initialised with the module")
+	}
+}
+
+// TestFaultLogoutDecrypt: AES-GCM Open and RSA decryption of valid ciphertexts under
+// foreign logouts. A token says CKR_GENERAL_ERROR both for a bad tag and for a login lost
+// in the middle of the call: a valid ciphertext must never be reported as failing
+// verification.
+func TestFaultLogoutDecrypt(t *testing.T) {
+	ctx := context.Background()
+	tok := softhsmtest.New(t, "logout-dec")
+	s := open(t, tok)
+	k := makeKeys(t, s)
+	gen(t, s, "aes", secrets.KeySpec{Kind: secrets.KindAES})
+	aesS := secretOf(t, s, "aes")
+	pt := []byte("attack at dawn")
+	sealed, err := aesS.Seal(ctx, pt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := rsa.EncryptPKCS1v15(rand.Reader, k.rsaPub, pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := newInjector(t, tok.Module, tok.Label)
+	l := startLoad(8, func(ctx context.Context, g, i int) (bool, error) {
+		var out []byte
+		var err error
+		if g%2 == 0 {
+			out, err = aesS.Open(ctx, sealed, nil)
+		} else {
+			out, err = k.rsa.Decrypt(ctx, ct, nil)
+		}
+		if errors.Is(err, secrets.ErrVerification) {
+			return true, err
+		}
+		return err == nil && !bytes.Equal(out, pt), err
+	})
+	for i := 0; i < 5; i++ {
+		time.Sleep(250 * time.Millisecond)
+		in.Logout()
+	}
+	time.Sleep(250 * time.Millisecond)
+	l.stop()
+	l.check(t)
+	st := s.Stats()
+	t.Logf("calls=%d failed=%d; %s", l.calls.Load(), l.fails.Load(), statsLine(st))
+	if n := l.fails.Load(); n != 0 {
+		t.Errorf("%d calls failed (first: %v)", n, l.failSample)
+	}
+	if st.Recoveries < 5 {
+		t.Errorf("%d recoveries for 5 logouts", st.Recoveries)
 	}
 }
