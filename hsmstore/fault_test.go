@@ -154,8 +154,8 @@ func TestFaultP11KitRestart(t *testing.T) {
 	k11.Kill()
 	const outage = 1500 * time.Millisecond
 	time.Sleep(outage / 2)
-	if err := s.Ping(ctx); !errors.Is(err, hsmstore.ErrUnavailable) {
-		t.Errorf("Ping during the outage: %v", err)
+	if err := s.Ping(ctx); !errors.Is(err, hsmstore.ErrUnavailable) || !errors.Is(err, secrets.ErrUnavailable) {
+		t.Errorf("Ping during the outage: %v (want hsmstore.ErrUnavailable, which is secrets.ErrUnavailable)", err)
 	}
 	if st := s.Stats(); st.Up || st.DownSince.IsZero() {
 		t.Errorf("stats during the outage: %s", statsLine(st))

@@ -1,8 +1,9 @@
 package hsmstore
 
 import (
-	"errors"
 	"time"
+
+	"github.com/secretstores/secretstores/secrets"
 )
 
 // ErrUnavailable is wrapped by the errors of calls that failed because the token could not
@@ -14,7 +15,15 @@ import (
 //
 // Such a call did nothing: it never yields a wrong result, and "not found" is never
 // reported for a token that is logged out or away.
-var ErrUnavailable = errors.New("hsmstore: token unavailable")
+//
+// errors.Is(err, secrets.ErrUnavailable) holds too, so callers that know only package secrets
+// (a Provider's user, jwtsession, jsoncrypto) can tell an outage from a missing key.
+var ErrUnavailable error = unavailableError{}
+
+type unavailableError struct{}
+
+func (unavailableError) Error() string        { return "hsmstore: token unavailable" }
+func (unavailableError) Is(target error) bool { return target == secrets.ErrUnavailable }
 
 // Stats is a snapshot of one token connection's counters, shared by every Store on the
 // same (library, token) in the process. Counters only grow; export them as monotonic

@@ -26,6 +26,9 @@ var (
 	ErrExists = errors.New("secrets: alias exists")
 	// ErrReadOnly: the store cannot be written (a JCEKS or JKS file).
 	ErrReadOnly = errors.New("secrets: store is read-only")
+	// ErrUnavailable: the store could not be reached or did not work (an HSM away, a lost
+	// network link); the call did nothing and may succeed later. Not a missing key.
+	ErrUnavailable = errors.New("secrets: store unavailable")
 	// ErrVerification: a MAC, signature or AEAD tag did not verify.
 	ErrVerification = errors.New("secrets: verification failed")
 )
