@@ -39,8 +39,6 @@ const (
 	macSize    = 16 // HMAC-SHA256 truncated to half
 	macKeySize = 32
 	macInfo    = "HmacSHA256"
-	// json-crypto's asymmetric form wraps a 256-bit session key and derives AES-128 from it.
-	sessionKeySize = 32
 )
 
 var fields2016 = map[string]bool{"cipher": true, "key": true, "data": true, "iv": true, "salt": true}
