@@ -9,6 +9,8 @@ package javaprops
 import (
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf16"
 )
 
 // A Property is one key and value, with the line its logical line starts on (1-based).
@@ -43,17 +45,34 @@ func Parse(data []byte) []Property {
 			continue
 		}
 		logical := l
-		for endsWithOddBackslashes(logical) && i+1 < len(lines) {
-			i++
-			logical = logical[:len(logical)-1] + strings.TrimLeft(lines[i], " \t\f")
-		}
-		if endsWithOddBackslashes(logical) {
-			logical = logical[:len(logical)-1]
+		if endsWithOddBackslashes(l) {
+			// A builder, not repeated concatenation: a file of continued lines would
+			// otherwise cost time quadratic in its size.
+			var b strings.Builder
+			for endsWithOddBackslashes(l) && i+1 < len(lines) {
+				b.WriteString(l[:len(l)-1])
+				i++
+				l = strings.TrimLeft(lines[i], " \t\f")
+			}
+			if endsWithOddBackslashes(l) {
+				l = l[:len(l)-1]
+			}
+			b.WriteString(l)
+			logical = b.String()
 		}
 		k, v := split(logical)
 		out = append(out, Property{Key: unescape(k), Value: unescape(v), Line: first})
 	}
 	return out
+}
+
+// hex4 parses the four hex digits at s[i:i+4].
+func hex4(s string, i int) (uint64, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s[i:i+4], 16, 16)
+	return v, err == nil
 }
 
 func latin1(b []byte) string {
@@ -118,12 +137,20 @@ func unescape(s string) string {
 		case 'f':
 			b.WriteByte('\f')
 		case 'u':
-			if i+4 < len(s) {
-				if v, err := strconv.ParseUint(s[i+1:i+5], 16, 16); err == nil {
-					b.WriteRune(rune(v))
-					i += 4
-					continue
+			if v, ok := hex4(s, i+1); ok {
+				i += 4
+				r := rune(v)
+				// Java strings are UTF-16: \uD83D\uDE00 is one code point, U+1F600.
+				if utf16.IsSurrogate(r) && i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
+					if lo, ok := hex4(s, i+3); ok {
+						if c := utf16.DecodeRune(r, rune(lo)); c != unicode.ReplacementChar {
+							r = c
+							i += 6
+						}
+					}
 				}
+				b.WriteRune(r)
+				continue
 			}
 			b.WriteByte('u')
 		default:

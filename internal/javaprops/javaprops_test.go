@@ -1,7 +1,9 @@
 package javaprops
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -34,4 +36,24 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseSurrogatePair(t *testing.T) {
+	// Java's Properties.load builds UTF-16: an escaped surrogate pair is one code point.
+	got := Parse([]byte(`k=\uD83D\uDE00x \uD83Dy`))
+	assert.Equal(t, []Property{{Key: "k", Value: "\U0001F600x \uFFFDy", Line: 1}}, got)
+}
+
+// TestParseContinuationLinear: a properties file of continued lines (1 MiB, the callers'
+// limit) parses in time linear in its size; repeated concatenation took ~20 s.
+func TestParseContinuationLinear(t *testing.T) {
+	const n = (1 << 20) / 3
+	data := "k=" + strings.Repeat("a\\\n", n)
+	start := time.Now()
+	got := Parse([]byte(data))
+	elapsed := time.Since(start)
+	if assert.Len(t, got, 1) {
+		assert.Equal(t, strings.Repeat("a", n), got[0].Value)
+	}
+	assert.Less(t, elapsed, 5*time.Second, "Parse of %d continued lines", n)
 }
