@@ -98,9 +98,10 @@ type entrySlot struct {
 }
 
 type flight struct {
-	done chan struct{}
-	e    Entry
-	err  error
+	done      chan struct{}
+	e         Entry
+	err       error
+	abandoned bool // the lookup failed with its caller's ctx done: waiters look again
 }
 
 // NewProvider returns a Provider over stores (in order) with the given mappings. Mappings
@@ -424,40 +425,48 @@ func unwrapKeyError(err error) error {
 }
 
 // entry returns a store's entry through the cache, sharing one lookup among concurrent callers.
+// A caller that waited on a lookup which ended because its leader's ctx was done looks again
+// with its own ctx, rather than returning another caller's cancellation.
 func (p *Provider) entry(ctx context.Context, si int, alias string) (Entry, error) {
 	k := entryKey{si, alias}
-	p.mu.Lock()
-	if sl, ok := p.entries[k]; ok && p.now().Before(sl.exp) {
-		p.mu.Unlock()
-		return sl.e, nil
-	}
-	if f, ok := p.flights[k]; ok {
-		p.mu.Unlock()
-		select {
-		case <-f.done:
-			return f.e, f.err
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	for {
+		p.mu.Lock()
+		if sl, ok := p.entries[k]; ok && p.now().Before(sl.exp) {
+			p.mu.Unlock()
+			return sl.e, nil
 		}
-	}
-	f := &flight{done: make(chan struct{})}
-	p.flights[k] = f
-	gen := p.gen.Load()
-	p.mu.Unlock()
-
-	f.e, f.err = p.stores[si].Entry(ctx, alias)
-
-	p.mu.Lock()
-	delete(p.flights, k)
-	if f.err == nil {
-		if p.lease > 0 && p.gen.Load() == gen {
-			p.entries[k] = entrySlot{e: f.e, exp: p.now().Add(p.lease)}
+		if f, ok := p.flights[k]; ok {
+			p.mu.Unlock()
+			select {
+			case <-f.done:
+				if f.abandoned && ctx.Err() == nil {
+					continue
+				}
+				return f.e, f.err
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
-		delete(p.logged, k)
+		f := &flight{done: make(chan struct{})}
+		p.flights[k] = f
+		gen := p.gen.Load()
+		p.mu.Unlock()
+
+		f.e, f.err = p.stores[si].Entry(ctx, alias)
+		f.abandoned = f.err != nil && ctx.Err() != nil
+
+		p.mu.Lock()
+		delete(p.flights, k)
+		if f.err == nil {
+			if p.lease > 0 && p.gen.Load() == gen {
+				p.entries[k] = entrySlot{e: f.e, exp: p.now().Add(p.lease)}
+			}
+			delete(p.logged, k)
+		}
+		p.mu.Unlock()
+		close(f.done)
+		return f.e, f.err
 	}
-	p.mu.Unlock()
-	close(f.done)
-	return f.e, f.err
 }
 
 func (p *Provider) logMissing(g group, secretID string, pu Purpose) {

@@ -314,3 +314,49 @@ func TestAlgorithm(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "AES", secrets.NewSecret("s", e).Algorithm(), "keytool's default for the kind")
 }
+
+// ctxGateStore blocks Entry until gate is closed or the caller's ctx is done.
+type ctxGateStore struct {
+	*secretstest.MemoryStore
+	calls atomic.Int64
+	gate  chan struct{}
+}
+
+func (c *ctxGateStore) Entry(ctx context.Context, alias string) (secrets.Entry, error) {
+	c.calls.Add(1)
+	select {
+	case <-c.gate:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return c.MemoryStore.Entry(ctx, alias)
+}
+
+// TestSharedLookupLeaderCancelled: a caller waiting on a cold lookup started by another
+// caller whose ctx is then cancelled gets the key, not the other caller's context.Canceled.
+func TestSharedLookupLeaderCancelled(t *testing.T) {
+	st := &ctxGateStore{MemoryStore: newStore(t, "ks", map[string]secrets.Kind{"k": secrets.KindSecret}).MemoryStore, gate: make(chan struct{})}
+	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{
+		{Store: "ks", SecretID: "id", Types: []secrets.Purpose{secrets.Sign}, Aliases: []string{"k"}},
+	}, nil)
+	require.NoError(t, err)
+	defer p.Close()
+
+	leaderCtx, cancelLeader := context.WithCancel(context.Background())
+	leaderErr := make(chan error, 1)
+	go func() {
+		_, err := p.Active(leaderCtx, "id", secrets.Sign)
+		leaderErr <- err
+	}()
+	require.Eventually(t, func() bool { return st.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
+	followerErr := make(chan error, 1)
+	go func() {
+		_, err := p.Active(context.Background(), "id", secrets.Sign)
+		followerErr <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let the follower wait on the leader's lookup
+	cancelLeader()
+	require.ErrorIs(t, <-leaderErr, context.Canceled)
+	close(st.gate)
+	require.NoError(t, <-followerErr, "the follower's own ctx is live")
+}
