@@ -204,3 +204,21 @@ func TestParseConfigErrors(t *testing.T) {
 	assert.Equal(t, []any{"a", "b"}, s["l"])
 	assert.Equal(t, "aGk=", s["b"])
 }
+
+// TestExpandErrorsHideComputedNames: a property name computed from another property's value
+// is named in errors by its expression, so the value (a password, say) stays out.
+func TestExpandErrorsHideComputedNames(t *testing.T) {
+	props := secrets.MapProperties(map[string]string{"pw": "hunter2", "loop": "&{x.&{pw}}", "x.hunter2": "&{loop}"})
+	for _, in := range []string{"&{&{pw}}", "&{x.&{pw}|&{&{pw}}}", "&{loop}"} {
+		_, err := secrets.Expand(in, props)
+		require.Error(t, err, in)
+		assert.NotContains(t, err.Error(), "hunter2", in)
+		var ee *secrets.ExprError
+		require.ErrorAs(t, err, &ee, in)
+		assert.NotContains(t, ee.Property, "hunter2", in)
+	}
+	_, err := secrets.Expand("&{&{pw}}", props)
+	assert.ErrorContains(t, err, `property "&{pw}": undefined`)
+	_, err = secrets.Expand("&{loop}", props)
+	assert.ErrorContains(t, err, "refers to itself through loop → x.&{pw} → loop")
+}

@@ -107,8 +107,9 @@ const (
 )
 
 // An ExprError is a failure to expand a &{...} expression: an undefined property without a
-// default, a cycle, or a malformed expression. It names the property and, when it came from
-// a JSON file, the JSON path of the string.
+// default, a cycle, or a malformed expression. It names the property (or, for a name computed
+// from other properties, its unexpanded expression) and, when it came from a JSON file, the
+// JSON path of the string.
 type ExprError struct {
 	Path     string // JSON path, e.g. /stores/0/config/storePassword; "" outside JSON
 	Property string // the property concerned, "" for a syntax error
@@ -156,9 +157,13 @@ func Expand(s string, props Properties) (string, error) {
 
 type expander struct {
 	props Properties
-	stack []string // properties being expanded, for cycle detection
+	stack []exprFrame // properties being expanded, for cycle detection
 	size  int
 }
+
+// An exprFrame is a property being expanded: its name, and how errors call it (the name, or
+// the expression that computed it).
+type exprFrame struct{ name, label string }
 
 func (x *expander) expand(s string, depth int) (string, error) {
 	if depth > maxExprDepth {
@@ -187,24 +192,34 @@ func (x *expander) expand(s string, depth int) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		val, err := x.property(name, defExpr, depth)
+		// A name computed from other properties (&{a.&{b}}) is named in errors by its
+		// expression: the computed name holds property values.
+		label := name
+		if strings.Contains(nameExpr, "&{") {
+			label = nameExpr
+		}
+		val, err := x.property(name, label, defExpr, depth)
 		if err != nil {
 			return "", err
 		}
 		b.WriteString(val)
 		x.size += len(val)
 		if x.size > maxExprOutput {
-			return "", &ExprError{Property: name, Err: fmt.Errorf("expansion exceeds %d bytes", maxExprOutput)}
+			return "", &ExprError{Property: label, Err: fmt.Errorf("expansion exceeds %d bytes", maxExprOutput)}
 		}
 		s = s[end+1:]
 	}
 	return b.String(), nil
 }
 
-func (x *expander) property(name string, def *string, depth int) (string, error) {
-	for _, n := range x.stack {
-		if n == name {
-			return "", &ExprError{Property: name, Err: fmt.Errorf("refers to itself through %s", strings.Join(append(x.stack, name), " → "))}
+func (x *expander) property(name, label string, def *string, depth int) (string, error) {
+	for _, f := range x.stack {
+		if f.name == name {
+			labels := make([]string, 0, len(x.stack)+1)
+			for _, g := range x.stack {
+				labels = append(labels, g.label)
+			}
+			return "", &ExprError{Property: label, Err: fmt.Errorf("refers to itself through %s", strings.Join(append(labels, label), " → "))}
 		}
 	}
 	var v string
@@ -214,11 +229,11 @@ func (x *expander) property(name string, def *string, depth int) (string, error)
 	}
 	if !ok {
 		if def == nil {
-			return "", &ExprError{Property: name, Err: ErrUndefinedProperty}
+			return "", &ExprError{Property: label, Err: ErrUndefinedProperty}
 		}
 		return x.expand(*def, depth+1)
 	}
-	x.stack = append(x.stack, name)
+	x.stack = append(x.stack, exprFrame{name, label})
 	out, err := x.expand(v, depth+1)
 	x.stack = x.stack[:len(x.stack)-1]
 	return out, err
