@@ -21,9 +21,9 @@
 //
 // # Keys
 //
-// The HMAC key is exported from its store once per Provider lease and used in process,
-// as IDM does: on an HSM it must be extractable and not sensitive (CKA_EXTRACTABLE=true,
-// CKA_SENSITIVE=false), else New fails with an error wrapping secrets.ErrNotExtractable
+// The HMAC key is exported from its store once per Provider lease (for each of SIGN and
+// VERIFY) and used in process, as IDM does: on an HSM it must be extractable and not
+// sensitive (CKA_EXTRACTABLE=true, CKA_SENSITIVE=false), else New fails with an error wrapping secrets.ErrNotExtractable
 // that says so. Config.MACInStore keeps it inside instead (Secret.MAC and
 // Secret.VerifyMAC behind go-jose's opaque signer and verifier), at the cost of a store
 // call per token. The RSA decryption of the content key always runs where the key

@@ -237,6 +237,7 @@ type wrapStore struct {
 	noExport bool
 	decrypts atomic.Int64
 	macs     atomic.Int64
+	exports  atomic.Int64
 }
 
 func (w *wrapStore) Entry(ctx context.Context, alias string) (secrets.Entry, error) {
@@ -279,6 +280,7 @@ func (e *wrapEntry) MAC(ctx context.Context, h crypto.Hash, msg []byte) ([]byte,
 }
 
 func (e *wrapEntry) Export(ctx context.Context) ([]byte, error) {
+	e.w.exports.Add(1)
 	if e.w.noExport {
 		return nil, fmt.Errorf("test store: CKA_EXTRACTABLE is false: %w", secrets.ErrNotExtractable)
 	}

@@ -305,3 +305,26 @@ func TestOlderOuterHeader(t *testing.T) {
 	_, err = mm.Validate(ctx, old)
 	assert.ErrorIs(t, err, jwtsession.ErrAlgorithm)
 }
+
+// The HMAC key is exported once per Provider lease and purpose (SIGN for Issue, VERIFY for
+// Validate), not per token: also when the token's kid names the key (the Modern profile),
+// where Validate looks the key up by alias.
+func TestHMACExportedOncePerLease(t *testing.T) {
+	for _, profile := range []jwtsession.Profile{jwtsession.IDM, jwtsession.Modern} {
+		t.Run(profile.String(), func(t *testing.T) {
+			e := newEnv(t)
+			ws := &wrapStore{Store: e.store}
+			p := providerOver(t, ws, []string{hmacAlias}, []string{rsaAlias})
+			m, err := jwtsession.New(p, jwtsession.Config{Profile: profile, Now: e.clock.Now, CacheSize: -1})
+			require.NoError(t, err)
+			require.EqualValues(t, 1, ws.exports.Load(), "New exports the active (SIGN) HMAC key once")
+			for i := 0; i < 5; i++ {
+				tok, err := m.Issue(ctx, jwtsession.Claims{Principal: "p"})
+				require.NoError(t, err)
+				_, err = m.Validate(ctx, tok)
+				require.NoError(t, err)
+			}
+			assert.LessOrEqual(t, ws.exports.Load(), int64(2), "five Issue+Validate exported the HMAC key more than once per purpose")
+		})
+	}
+}

@@ -522,9 +522,21 @@ func (m *Manager) checkInner(h header) error {
 	return nil
 }
 
-// keys returns the key the kid names, or every valid key.
+// keys returns the key the kid names, or every valid key. A kid is looked up among the
+// Provider's cached valid Secrets first: Named resolves a new *Secret on every call, which
+// would defeat the per-Secret cache of exported HMAC keys (an export per token).
 func (m *Manager) keys(ctx context.Context, id string, pu secrets.Purpose, kid string) ([]*secrets.Secret, error) {
 	if kid != "" {
+		if valid, err := m.p.Valid(ctx, id, pu); err == nil {
+			for _, sec := range valid {
+				if sec.Alias() == kid {
+					return []*secrets.Secret{sec}, nil
+				}
+			}
+		} else if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		// Not among them (or Valid failed, say on a missing active alias): Named says why.
 		sec, err := m.p.Named(ctx, id, pu, kid)
 		if err != nil {
 			if errors.Is(err, secrets.ErrNotFound) {
