@@ -7,11 +7,13 @@ import (
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -401,12 +403,22 @@ func (c *Codec) decryptSimple(ctx context.Context, sv *simpleValue) (json.RawMes
 	}
 	if err := checkPlaintext(pt); err != nil {
 		clear(pt)
+		if !sv.salted {
+			// Unauthenticated CBC: one error for bad padding and bad JSON, or the
+			// difference is a padding oracle.
+			return nil, errDecrypt
+		}
 		return nil, err
 	}
 	return pt, nil
 }
 
 // unwrapSessionKey decrypts the 2016 asymmetric form's session key with the RSA key.
+//
+// A session key that does not unwrap (bad RSA padding, or a key shorter than 16 bytes) is
+// replaced by a random one, so that the value fails at the MAC with the same error as a
+// forged value: telling the two apart would be an RSA padding oracle (Bleichenbacher). Other
+// failures (wrong kind, store unavailable, cancelled ctx) are returned.
 func unwrapSessionKey(ctx context.Context, s *secrets.Secret, sv *simpleValue) ([]byte, error) {
 	if s.Kind() != secrets.KindRSA {
 		return nil, fmt.Errorf("jsoncrypto: key %q is %v; the asymmetric form needs an RSA key: %w",
@@ -417,12 +429,15 @@ func unwrapSessionKey(ctx context.Context, s *secrets.Secret, sv *simpleValue) (
 		return nil, err
 	}
 	k, err := s.Decrypt(ctx, sv.wrapped, opts)
-	if err != nil {
+	if err != nil && !errors.Is(err, secrets.ErrVerification) {
 		return nil, fmt.Errorf("jsoncrypto: unwrapping the session key: %w", err)
 	}
-	if len(k) < 16 {
+	if err != nil || len(k) < 16 {
 		clear(k)
-		return nil, fmt.Errorf("jsoncrypto: session key too short: %w", secrets.ErrVerification)
+		k = make([]byte, 16)
+		if _, err := rand.Read(k); err != nil {
+			return nil, fmt.Errorf("jsoncrypto: reading random bytes: %w", err)
+		}
 	}
 	return k, nil
 }

@@ -1,0 +1,184 @@
+package jsoncrypto
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/big"
+	"testing"
+
+	"github.com/secretstores/secretstores/secrets"
+)
+
+// asymValue builds json-crypto's 2016 asymmetric form: a random AES session key wrapped with
+// pub under javaCipher, the value's keys derived from the session key as from a raw key.
+func asymValue(t *testing.T, pub *rsa.PublicKey, alias, javaCipher string, pt []byte, wrapped []byte) []byte {
+	t.Helper()
+	session := make([]byte, 16)
+	rand.Read(session)
+	if wrapped == nil {
+		var err error
+		opts, _ := rsaOptions(javaCipher)
+		if oaep, ok := opts.(*rsa.OAEPOptions); ok {
+			wrapped = oaepEncrypt(t, pub, session, oaep)
+		} else {
+			wrapped, err = rsa.EncryptPKCS1v15(rand.Reader, pub, session)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	salt, iv := make([]byte, 16), make([]byte, 16)
+	rand.Read(salt)
+	rand.Read(iv)
+	prk, macKey, err := deriveKeys(session, salt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	encKey, err := derive(prk, "AES", 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := cbcEncrypt(encKey, iv, pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := base64.StdEncoding
+	build := func(mac []byte) []byte {
+		return []byte(fmt.Sprintf(`{"$crypto":{"type":"x-simple-encryption","value":{"cipher":"AES/CBC/PKCS5Padding","key":{"cipher":%q,"key":%q,"data":%q},"salt":%q,"iv":%q,"data":%q,"mac":%q}}}`,
+			javaCipher, alias, enc.EncodeToString(wrapped), enc.EncodeToString(salt), enc.EncodeToString(iv), enc.EncodeToString(ct), enc.EncodeToString(mac)))
+	}
+	env, err := parseEnvelope(build(make([]byte, macSize)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hmac.New(sha256.New, macKey)
+	if err := macInput(h, env.value, MACAllFields, true); err != nil {
+		t.Fatal(err)
+	}
+	return build(h.Sum(nil)[:macSize])
+}
+
+// oaepEncrypt is RSA-OAEP (RFC 8017 7.1.1, empty label) with separate OAEP and MGF1 hashes,
+// as Java's OAEPWith<H>AndMGF1Padding uses them (MGF1 with SHA-1 whatever H is).
+func oaepEncrypt(t *testing.T, pub *rsa.PublicKey, msg []byte, o *rsa.OAEPOptions) []byte {
+	t.Helper()
+	mgfHash := o.MGFHash
+	if mgfHash == 0 {
+		mgfHash = o.Hash
+	}
+	k, hLen := pub.Size(), o.Hash.Size()
+	lHash := o.Hash.New().Sum(nil)
+	db := make([]byte, k-hLen-1)
+	copy(db, lHash)
+	db[len(db)-len(msg)-1] = 1
+	copy(db[len(db)-len(msg):], msg)
+	seed := make([]byte, hLen)
+	rand.Read(seed)
+	mgf1XOR := func(out, seed []byte) {
+		var counter [4]byte
+		for done := 0; done < len(out); {
+			h := mgfHash.New()
+			h.Write(seed)
+			h.Write(counter[:])
+			for _, b := range h.Sum(nil) {
+				if done < len(out) {
+					out[done] ^= b
+					done++
+				}
+			}
+			counter[3]++
+		}
+	}
+	mgf1XOR(db, seed)
+	mgf1XOR(seed, db)
+	em := append(append([]byte{0}, seed...), db...)
+	c := new(big.Int).Exp(new(big.Int).SetBytes(em), big.NewInt(int64(pub.E)), pub.N)
+	return c.FillBytes(make([]byte, k))
+}
+
+// TestAsymmetricForm: the 2016 asymmetric form decrypts, and a session key that does not
+// unwrap fails exactly as a bad MAC does, so the error is no RSA padding oracle.
+func TestAsymmetricForm(t *testing.T) {
+	f := newFixture(t)
+	km, err := secrets.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindRSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Import(f.ctx, "rsa", km, false); err != nil {
+		t.Fatal(err)
+	}
+	pub := &km.Private.(*rsa.PrivateKey).PublicKey
+	c := codec(t, f.provider(t, mapping(DefaultSecretID, "rsa")), nil)
+	for _, jc := range []string{"RSA/ECB/PKCS1Padding", "RSA/ECB/OAEPWithSHA-1AndMGF1Padding", "RSA/ECB/OAEPWithSHA-256AndMGF1Padding"} {
+		t.Run(jc, func(t *testing.T) {
+			got, err := c.DecryptString(f.ctx, asymValue(t, pub, "rsa", jc, []byte(`"s3cret"`), nil))
+			if err != nil || got != "s3cret" {
+				t.Fatalf("decrypt: %q, %v", got, err)
+			}
+
+			badMAC := asymValue(t, pub, "rsa", jc, []byte(`"s3cret"`), nil)
+			env, _ := parseEnvelope(badMAC)
+			sv, _ := parseSimple(env.value)
+			sv.mac[0] ^= 1
+			_, errMAC := c.decryptSimple(f.ctx, sv)
+
+			garbage := make([]byte, pub.Size())
+			rand.Read(garbage)
+			garbage[0] = 0 // below the modulus
+			_, errUnwrap := c.Decrypt(f.ctx, asymValue(t, pub, "rsa", jc, []byte(`"s3cret"`), garbage))
+
+			// A well-formed PKCS#1 v1.5 block holding a key of the wrong length.
+			short, _ := rsa.EncryptPKCS1v15(rand.Reader, pub, []byte("short"))
+			if jc != "RSA/ECB/PKCS1Padding" {
+				opts, _ := rsaOptions(jc)
+				short = oaepEncrypt(t, pub, []byte("short"), opts.(*rsa.OAEPOptions))
+			}
+			_, errShort := c.Decrypt(f.ctx, asymValue(t, pub, "rsa", jc, []byte(`"s3cret"`), short))
+
+			for _, err := range []error{errMAC, errUnwrap, errShort} {
+				if !errors.Is(err, secrets.ErrVerification) {
+					t.Fatalf("want ErrVerification, got %v", err)
+				}
+			}
+			if errUnwrap.Error() != errMAC.Error() || errShort.Error() != errMAC.Error() {
+				t.Errorf("an unwrap failure is told apart from a MAC failure:\n unwrap: %v\n short:  %v\n mac:    %v", errUnwrap, errShort, errMAC)
+			}
+		})
+	}
+}
+
+// TestLegacyNoPaddingOracle: the legacy form is not authenticated, so a bad padding and a
+// good padding over data that is not JSON must fail alike (else: a CBC padding oracle).
+func TestLegacyNoPaddingOracle(t *testing.T) {
+	f := newFixture(t)
+	c := codec(t, f.provider(t, mapping(DefaultSecretID, aliasA)), nil)
+	iv := make([]byte, 16)
+	legacy := func(data []byte) []byte {
+		enc := base64.StdEncoding
+		return []byte(fmt.Sprintf(`{"$crypto":{"type":"x-simple-encryption","value":{"cipher":"AES/CBC/PKCS5Padding","key":%q,"iv":%q,"data":%q}}}`,
+			aliasA, enc.EncodeToString(iv), enc.EncodeToString(data)))
+	}
+	good, err := cbcEncrypt(keyA, iv, []byte(`"a secret of two blocks"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.DecryptString(f.ctx, legacy(good)); err != nil || got != "a secret of two blocks" {
+		t.Fatalf("legacy decrypt: %q, %v", got, err)
+	}
+	notJSON, _ := cbcEncrypt(keyA, iv, []byte(`not json`))
+	badPad := append([]byte(nil), good...)
+	badPad[len(badPad)-17] ^= 0x55 // flips the last plaintext byte: the padding
+	_, errJSON := c.Decrypt(f.ctx, legacy(notJSON))
+	_, errPad := c.Decrypt(f.ctx, legacy(badPad))
+	if !errors.Is(errJSON, secrets.ErrVerification) || !errors.Is(errPad, secrets.ErrVerification) {
+		t.Fatalf("want ErrVerification: %v; %v", errJSON, errPad)
+	}
+	if errJSON.Error() != errPad.Error() {
+		t.Errorf("bad padding and bad JSON are told apart:\n pad:  %v\n json: %v", errPad, errJSON)
+	}
+}
