@@ -45,6 +45,8 @@ func TestUsageAndBadInput(t *testing.T) {
 		{[]string{"list", "-providerArg", filepath.Join(dir, "missing.cfg"), "-pin-env", "HOME"}, 1, "missing.cfg"},
 		{[]string{"list", "-providerArg", conf, "-pin-env", "HOME"}, 1, "bad.cfg:4"},
 		{[]string{"list", "-uri", "http://x", "-pin-env", "HOME"}, 1, "not a pkcs11: URI"},
+		{[]string{"list", "-uri", "pkcs11:token=x?module-path=/nonexistent/lib.so&pin-value=1234"}, 1, "pin-value is not accepted"},
+		{[]string{"list", "-uri", "PKCS11:token=x;PIN-VALUE=1234", "-library", "/nonexistent/lib.so"}, 1, "pin-value is not accepted"},
 		{[]string{"genseckey", "-providerArg", conf}, 1, "-alias is required"},
 		{[]string{"genseckey", "-alias", "a", "-keyalg", "DES"}, 1, `-keyalg "DES"`},
 		{[]string{"genseckey", "-alias", "a", "-keysize", "128"}, 1, "at least 256 bits"},
@@ -62,6 +64,17 @@ func TestUsageAndBadInput(t *testing.T) {
 		_, stderr, code := p11(t, tc.args...)
 		if code != tc.code || !strings.Contains(stderr, tc.want) {
 			t.Errorf("p11keytool %q: exit %d, stderr:\n%s\nwant exit %d and %q", tc.args, code, stderr, tc.code, tc.want)
+		}
+	}
+}
+
+// TestURIPINValueRefused: a PIN in -uri is refused, as -storepass is, and not echoed, even
+// in a URI that is not well formed.
+func TestURIPINValueRefused(t *testing.T) {
+	for _, uri := range []string{"pkcs11:token=x?pin-value=86420975", "pkcs11:token=x;Pin-Value=86420975", "pkcs11 :token=x;pin-value=86420975"} {
+		_, stderr, code := p11(t, "list", "-uri", uri, "-library", "/nonexistent/lib.so")
+		if code != 1 || strings.Contains(stderr, "86420975") {
+			t.Errorf("-uri %q: exit %d, stderr:\n%s", uri, code, stderr)
 		}
 	}
 }

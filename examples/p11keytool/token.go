@@ -110,13 +110,16 @@ func (t *tokenFlags) open(ctx context.Context) (token, error) {
 		cfg = hsmstore.ConfigFromSunPKCS11(pc)
 		cfg.Name = pc.ProviderName()
 	} else {
-		if !strings.HasPrefix(t.uri, "pkcs11:") {
-			return nil, fmt.Errorf("-uri %q: not a pkcs11: URI", t.uri)
+		if !strings.HasPrefix(strings.ToLower(t.uri), "pkcs11:") {
+			// Not quoted: a mistyped URI may still hold a pin-value.
+			return nil, errors.New("-uri: not a pkcs11: URI")
+		}
+		if uriAttr(t.uri, "pin-value") {
+			return nil, errors.New("-uri with a pin-value is not accepted: a PIN on the command line shows in ps and shell history; use the URI's pin-source, -pin-env VAR, -pin-file FILE or the prompt")
 		}
 		cfg = hsmstore.Config{URI: t.uri, Library: t.library}
 	}
-	uriHasPIN := strings.Contains(t.uri, "pin-value=") || strings.Contains(t.uri, "pin-source=")
-	if t.pin.given() || !uriHasPIN {
+	if t.pin.given() || !uriAttr(t.uri, "pin-source") {
 		pin, err := t.pin.get("the token's user PIN")
 		if err != nil {
 			return nil, err
@@ -133,6 +136,18 @@ func (t *tokenFlags) open(ctx context.Context) (token, error) {
 		return nil, errors.New("this build's hsmstore cannot manage keys (rebuild with cgo)")
 	}
 	return tok, nil
+}
+
+// uriAttr reports whether the pkcs11: URI u has the attribute name, in its path or its
+// query, spelled in any case (as hsmstore reads it).
+func uriAttr(u, name string) bool {
+	rest := u[min(len(u), len("pkcs11:")):]
+	for _, attr := range strings.FieldsFunc(rest, func(r rune) bool { return r == ';' || r == '?' || r == '&' }) {
+		if k, _, ok := strings.Cut(attr, "="); ok && strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // describe names the token for output.
