@@ -7,9 +7,14 @@ import (
 	"testing"
 
 	"github.com/secretstores/secretstores/internal/softhsmtest"
+	"github.com/secretstores/secretstores/internal/testenv"
 )
 
 func TestMain(m *testing.M) { softhsmtest.Main(m) }
+
+// openSC names OpenSC (pkcs11-tool) for testenv: SECRETSTORES_REQUIRE=all turns its
+// absence into a failure instead of a skip.
+const openSC = "opensc"
 
 func TestNew(t *testing.T) {
 	a := softhsmtest.New(t, "a")
@@ -20,10 +25,7 @@ func TestNew(t *testing.T) {
 	if os.Getenv("SOFTHSM2_CONF") != a.Conf {
 		t.Fatalf("SOFTHSM2_CONF = %q, want %q", os.Getenv("SOFTHSM2_CONF"), a.Conf)
 	}
-	tool, err := exec.LookPath("pkcs11-tool")
-	if err != nil {
-		t.Skip("pkcs11-tool not installed")
-	}
+	tool := testenv.LookPath(t, openSC, "pkcs11-tool")
 	out, err := exec.Command(tool, "--module", a.Module, "--token-label", a.Label, "--login", "--pin", a.PIN, "--list-objects").CombinedOutput()
 	if err != nil {
 		t.Fatalf("pkcs11-tool: %v\n%s", err, out)
@@ -47,13 +49,11 @@ func TestP11KitAndDir(t *testing.T) {
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatal(err)
 	}
+	tool := testenv.LookPath(t, openSC, "pkcs11-tool")
 	k := softhsmtest.StartP11Kit(t, tok)
 	list := func() (string, error) {
-		out, err := exec.Command("pkcs11-tool", "--module", k.Module, "-L").CombinedOutput()
+		out, err := exec.Command(tool, "--module", k.Module, "-L").CombinedOutput()
 		return string(out), err
-	}
-	if _, err := exec.LookPath("pkcs11-tool"); err != nil {
-		t.Skip("pkcs11-tool not installed")
 	}
 	if out, err := list(); err != nil || !strings.Contains(out, tok.Label) {
 		t.Fatalf("token not listed over p11-kit: %v\n%s", err, out)
