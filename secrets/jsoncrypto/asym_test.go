@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/secretstores/secretstores/secrets"
 )
@@ -180,5 +182,34 @@ func TestLegacyNoPaddingOracle(t *testing.T) {
 	}
 	if errJSON.Error() != errPad.Error() {
 		t.Errorf("bad padding and bad JSON are told apart:\n pad:  %v\n json: %v", errPad, errJSON)
+	}
+}
+
+// TestDuplicateCheckLinear: the duplicate-member check of a $crypto value is linear: a
+// 1 MiB value of distinct members was compared pairwise (~30 s); and a duplicate is still
+// found among many members.
+func TestDuplicateCheckLinear(t *testing.T) {
+	build := func(dup bool) []byte {
+		var b strings.Builder
+		b.WriteString(`{"$crypto":{"type":"x-simple-encryption","value":{"cipher":"AES/CBC/PKCS5Padding"`)
+		for i := 0; b.Len() < MaxValueSize-100; i++ {
+			fmt.Fprintf(&b, `,"%x":0`, i)
+		}
+		if dup {
+			b.WriteString(`,"cipher":"x"`)
+		}
+		b.WriteString(`}}}`)
+		return []byte(b.String())
+	}
+	start := time.Now()
+	_, err := Inspect(build(false))
+	if !errors.Is(err, ErrMalformed) || strings.Contains(err.Error(), "twice") {
+		t.Errorf("distinct members: %v", err)
+	}
+	if _, err := Inspect(build(true)); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), `"cipher" appears twice`) {
+		t.Errorf("duplicate member: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("two 1 MiB values took %v", d)
 	}
 }

@@ -117,14 +117,28 @@ func envelopeOf(n *node) (*envelope, error) {
 
 // noDuplicates rejects an object (or nested object) that names a member twice: Java's
 // Jackson keeps the last, encoding/json too, but a MAC over such a value is ambiguous.
+// Linear in the size of n (a set for all but small objects: a 1 MiB value of distinct
+// members took ~30 s compared pairwise).
 func noDuplicates(n *node) error {
 	switch n.kind {
 	case kObject:
+		var seen map[string]struct{}
+		if len(n.members) > 8 {
+			seen = make(map[string]struct{}, len(n.members))
+		}
 		for i := range n.members {
-			for j := 0; j < i; j++ {
-				if n.members[j].key == n.members[i].key {
-					return malformed("member %q appears twice", n.members[i].key)
+			k := n.members[i].key
+			dup := false
+			if seen != nil {
+				_, dup = seen[k]
+				seen[k] = struct{}{}
+			} else {
+				for j := 0; j < i && !dup; j++ {
+					dup = n.members[j].key == k
 				}
+			}
+			if dup {
+				return malformed("member %q appears twice", clip(k))
 			}
 			if err := noDuplicates(&n.members[i].val); err != nil {
 				return err

@@ -32,9 +32,7 @@ type gcmValue struct {
 }
 
 func parseGCM(v *node) (*gcmValue, error) {
-	if err := noDuplicates(v); err != nil {
-		return nil, err
-	}
+	// v comes from envelopeOf, which has rejected duplicate members.
 	c, err := requiredStr(v, "cipher")
 	if err != nil {
 		return nil, err

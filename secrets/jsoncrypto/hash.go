@@ -106,9 +106,7 @@ func digestFor(alg string) (func() hash.Hash, string) {
 }
 
 func parseHash(v *node) (*hashValue, error) {
-	if err := noDuplicates(v); err != nil {
-		return nil, err
-	}
+	// v comes from envelopeOf, which has rejected duplicate members.
 	alg, err := requiredStr(v, "algorithm")
 	if err != nil {
 		return nil, err

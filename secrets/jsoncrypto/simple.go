@@ -63,9 +63,7 @@ type simpleValue struct {
 }
 
 func parseSimple(v *node) (*simpleValue, error) {
-	if err := noDuplicates(v); err != nil {
-		return nil, err
-	}
+	// v comes from envelopeOf, which has rejected duplicate members.
 	sv := &simpleValue{v: v}
 	var err error
 	if sv.cipher, err = requiredStr(v, "cipher"); err != nil {
