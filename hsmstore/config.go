@@ -3,6 +3,7 @@ package hsmstore
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -211,12 +212,16 @@ func readPINFile(path string) (string, error) {
 		return "", fmt.Errorf("hsmstore: PIN file: %w", err)
 	}
 	defer f.Close()
-	b := make([]byte, maxPINFile+1)
-	n, _ := f.Read(b)
-	if n > maxPINFile {
+	// A read error (a directory, an I/O error) must not turn into an empty or partial PIN,
+	// which would cost a C_Login against the token's lockout counter.
+	b, err := io.ReadAll(io.LimitReader(f, maxPINFile+1))
+	if err != nil {
+		return "", fmt.Errorf("hsmstore: PIN file: %w", err)
+	}
+	if len(b) > maxPINFile {
 		return "", fmt.Errorf("hsmstore: PIN file %s is larger than %d bytes", path, maxPINFile)
 	}
-	s := string(b[:n])
+	s := string(b)
 	s = strings.TrimSuffix(s, "\n")
 	s = strings.TrimSuffix(s, "\r")
 	return s, nil
