@@ -12,11 +12,26 @@ import (
 
 	"github.com/secretstores/secretstores/hsmstore"
 	"github.com/secretstores/secretstores/internal/softhsmtest"
+	"github.com/secretstores/secretstores/internal/testenv"
 	"github.com/secretstores/secretstores/secrets"
 )
 
+// openSC names OpenSC (pkcs11-spy.so, pkcs11-tool) for testenv: SECRETSTORES_REQUIRE=all
+// turns its absence into a failure.
+const openSC = "opensc"
+
+// requireSpy returns OpenSC's pkcs11-spy.so, or ends the test through testenv.Missing.
+func requireSpy(t *testing.T) string {
+	t.Helper()
+	spy := spyModule()
+	if spy == "" {
+		testenv.Missing(t, openSC, "OpenSC's pkcs11-spy.so not installed (package opensc-pkcs11)")
+	}
+	return spy
+}
+
 // spyModule returns OpenSC's pkcs11-spy, a real PKCS#11 module that logs every call to the
-// module it wraps (not a mock: the calls reach SoftHSM).
+// module it wraps (not a mock: the calls reach SoftHSM), or "".
 func spyModule() string {
 	for _, p := range []string{
 		"/usr/lib/x86_64-linux-gnu/pkcs11-spy.so", "/usr/lib/x86_64-linux-gnu/pkcs11/pkcs11-spy.so",
@@ -35,10 +50,7 @@ var loginRE = regexp.MustCompile(`(?m)C_Login\b`)
 // open costs exactly one C_Login; a second open with another PIN while the token is open costs
 // none (crypto11 alone would swallow CKR_USER_ALREADY_LOGGED_IN and succeed).
 func TestWrongPINLoginCount(t *testing.T) {
-	spy := spyModule()
-	if spy == "" {
-		t.Skip("OpenSC's pkcs11-spy.so not installed (package opensc-pkcs11)")
-	}
+	spy := requireSpy(t)
 	tok := softhsmtest.New(t, "spy")
 	log := filepath.Join(t.TempDir(), "spy.log")
 	t.Setenv("PKCS11SPY", tok.Module)
