@@ -69,7 +69,8 @@ func (c *Config) iterations() int {
 // kept. Writes are read-modify-write under an advisory lock (flock on "<file>.lock"), so two
 // processes using this package never lose each other's changes; the file is replaced
 // atomically (temporary file in the same directory, fsync, rename, fsync of the directory)
-// with mode 0600. Untouched PKCS#12 key bags are written back byte for byte.
+// with mode 0600; a file opened through a symbolic link is replaced where the link points.
+// Untouched PKCS#12 key bags are written back byte for byte.
 //
 // A Store is safe for concurrent use. Entries it returned stay usable after a reload or a
 // write: they keep the key they were made with.
@@ -585,7 +586,7 @@ func (s *Store) modify(ctx context.Context, op, alias string, fn func(st *state)
 				return err
 			}
 		}
-		removeStaleTemps(s.path)
+		removeStaleTemps(realPath(s.path))
 		next := st.clone()
 		if changed, err = fn(next); err != nil {
 			return err
@@ -615,12 +616,22 @@ func (s *Store) save(st *state) error {
 	if err != nil {
 		return err
 	}
-	info, err := writeAtomic(s.path, data)
+	info, err := writeAtomic(realPath(s.path), data)
 	if err != nil {
 		return err
 	}
 	st.info = info
 	return nil
+}
+
+// realPath returns path with symbolic links resolved, so that a keystore opened through a
+// link is replaced where the link points (as keytool writes it) and the link stays; path
+// itself when it cannot be resolved (a file not yet created).
+func realPath(path string) string {
+	if r, err := filepath.EvalSymlinks(path); err == nil {
+		return r
+	}
+	return path
 }
 
 func outs(st *state) []p12Out {
@@ -717,7 +728,9 @@ func globEscape(s string) string {
 }
 
 func (s *Store) withFileLock(ctx context.Context, fn func() error) error {
-	unlock, err := lockFile(ctx, s.path+".lock")
+	// The lock sits beside the file the link resolves to, so that writers naming the file
+	// through different links share it.
+	unlock, err := lockFile(ctx, realPath(s.path)+".lock")
 	if err != nil {
 		return fmt.Errorf("filestore: locking %s: %w", s.path, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -401,6 +402,80 @@ func TestStoreKeyMaterial(t *testing.T) {
 		}
 		if _, err := s.KeyMaterial(ctx, "no-such-alias"); !errors.Is(err, secrets.ErrNotFound) {
 			t.Fatalf("unknown alias: %v", err)
+		}
+	}
+}
+
+// TestStoreWriteThroughSymlink: a keystore opened through a symbolic link is written where
+// the link points, as keytool writes it; the link stays a link.
+func TestStoreWriteThroughSymlink(t *testing.T) {
+	ctx := context.Background()
+	target := storeCopy(t, "keystore.p12")
+	link := filepath.Join(t.TempDir(), "keystore.p12")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	s := storeOpen(t, link, Config{Password: "changeit"})
+	if _, err := s.Generate(ctx, "new-key", secrets.KeySpec{Kind: secrets.KindAES}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v, %v", fi.Mode(), err)
+	}
+	tgt := storeOpen(t, target, Config{Password: "changeit"})
+	if _, err := tgt.Entry(ctx, "new-key"); err != nil {
+		t.Errorf("the link's target lacks the new key: %v", err)
+	}
+	// A second write finds the file unchanged (no spurious reload) and keeps both keys.
+	if _, err := s.Generate(ctx, "newer-key", secrets.KeySpec{Kind: secrets.KindAES}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tgt.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"new-key", "newer-key"} {
+		if _, err := tgt.Entry(ctx, a); err != nil {
+			t.Errorf("%s: %v", a, err)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(link), ".*tmp*")); len(m) != 0 {
+		t.Errorf("temporary files left beside the link: %v", m)
+	}
+}
+
+// TestStoreSymlinkSharesLock: two writers naming one file through a link and directly lose
+// none of each other's keys.
+func TestStoreSymlinkSharesLock(t *testing.T) {
+	ctx := context.Background()
+	target := storeCopy(t, "keystore.p12")
+	link := filepath.Join(t.TempDir(), "keystore.p12")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	a := storeOpen(t, link, Config{Password: "changeit"})
+	b := storeOpen(t, target, Config{Password: "changeit"})
+	var wg sync.WaitGroup
+	for i, s := range []*Store{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 5; j++ {
+				if _, err := s.Generate(ctx, fmt.Sprintf("k-%d-%d", i, j), secrets.KeySpec{Kind: secrets.KindAES}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if _, err := os.Stat(link + ".lock"); err == nil {
+		t.Errorf("a lock file beside the link: writers through the link and the target would not share it")
+	}
+	c := storeOpen(t, target, Config{Password: "changeit"})
+	for i := 0; i < 2; i++ {
+		for j := 0; j < 5; j++ {
+			if _, err := c.Entry(ctx, fmt.Sprintf("k-%d-%d", i, j)); err != nil {
+				t.Error(err)
+			}
 		}
 	}
 }
