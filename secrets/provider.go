@@ -270,9 +270,11 @@ func (p *Provider) activeSlow(ctx context.Context, secretID string, pu Purpose) 
 }
 
 // Valid returns every valid key of secretID for pu, active first, in mapping order (for
-// DECRYPT and VERIFY every mapped alias; for other purposes only the active one). Missing
-// older aliases are skipped and logged once; if none is found the error wraps ErrNotFound.
-// The slice is the caller's.
+// DECRYPT and VERIFY every mapped alias; for other purposes only the active one). A missing
+// alias is skipped and logged once — the active one too, so data under older keys still
+// decrypts while the active key is restored; Active reports a missing active alias as
+// ErrNotFound. If no alias is found the error wraps ErrNotFound. Other errors (a store
+// outage: ErrUnavailable) are returned, never skipped. The slice is the caller's.
 func (p *Provider) Valid(ctx context.Context, secretID string, pu Purpose) ([]*Secret, error) {
 	if pl := p.plans[planKey{secretID, pu}]; pl != nil {
 		if c := pl.valid.Load(); c != nil && c.gen == p.gen.Load() && p.now().Before(c.exp) && !p.closed.Load() {

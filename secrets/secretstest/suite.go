@@ -214,7 +214,12 @@ func CheckEntry(t *testing.T, s *secrets.Secret, extractable bool) {
 			require.Equal(t, kat[:32], pt)
 		}
 		_, err = s.Decrypt(ctx, kat, nil)
-		require.Error(t, err, "garbage does not decrypt")
+		require.ErrorIs(t, err, secrets.ErrVerification, "garbage does not decrypt, and says so without detail")
+		bad, err := rsa.EncryptOAEP(sha1New(), rand.Reader, pub, kat[:32], nil)
+		require.NoError(t, err)
+		bad[len(bad)/2] ^= 1
+		_, err = s.Decrypt(ctx, bad, &rsa.OAEPOptions{Hash: crypto.SHA1})
+		require.ErrorIs(t, err, secrets.ErrVerification, "a tampered OAEP ciphertext does not decrypt")
 
 		signer, err := s.Signer()
 		require.NoError(t, err)
