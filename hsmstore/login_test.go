@@ -16,16 +16,12 @@ import (
 	"github.com/secretstores/secretstores/secrets"
 )
 
-// openSC names OpenSC (pkcs11-spy.so, pkcs11-tool) for testenv: SECRETSTORES_REQUIRE=all
-// turns its absence into a failure.
-const openSC = "opensc"
-
 // requireSpy returns OpenSC's pkcs11-spy.so, or ends the test through testenv.Missing.
 func requireSpy(t *testing.T) string {
 	t.Helper()
 	spy := spyModule()
 	if spy == "" {
-		testenv.Missing(t, openSC, "OpenSC's pkcs11-spy.so not installed (package opensc-pkcs11)")
+		testenv.Missing(t, testenv.OpenSC, "OpenSC's pkcs11-spy.so not installed (package opensc-pkcs11)")
 	}
 	return spy
 }

@@ -12,10 +12,6 @@ import (
 
 func TestMain(m *testing.M) { softhsmtest.Main(m) }
 
-// openSC names OpenSC (pkcs11-tool) for testenv: SECRETSTORES_REQUIRE=all turns its
-// absence into a failure instead of a skip.
-const openSC = "opensc"
-
 func TestNew(t *testing.T) {
 	a := softhsmtest.New(t, "a")
 	b := softhsmtest.New(t, "a")
@@ -25,7 +21,7 @@ func TestNew(t *testing.T) {
 	if os.Getenv("SOFTHSM2_CONF") != a.Conf {
 		t.Fatalf("SOFTHSM2_CONF = %q, want %q", os.Getenv("SOFTHSM2_CONF"), a.Conf)
 	}
-	tool := testenv.LookPath(t, openSC, "pkcs11-tool")
+	tool := testenv.LookPath(t, testenv.OpenSC, "pkcs11-tool")
 	out, err := exec.Command(tool, "--module", a.Module, "--token-label", a.Label, "--login", "--pin", a.PIN, "--list-objects").CombinedOutput()
 	if err != nil {
 		t.Fatalf("pkcs11-tool: %v\n%s", err, out)
@@ -49,7 +45,7 @@ func TestP11KitAndDir(t *testing.T) {
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatal(err)
 	}
-	tool := testenv.LookPath(t, openSC, "pkcs11-tool")
+	tool := testenv.LookPath(t, testenv.OpenSC, "pkcs11-tool")
 	k := softhsmtest.StartP11Kit(t, tok)
 	list := func() (string, error) {
 		out, err := exec.Command(tool, "--module", k.Module, "-L").CombinedOutput()

@@ -21,6 +21,7 @@ const (
 	JWCrypto = "jwcrypto"
 	Node     = "node"
 	Chromium = "chromium"
+	OpenSC   = "opensc" // pkcs11-tool and the pkcs11-spy.so call logger
 )
 
 // Required reports whether SECRETSTORES_REQUIRE names tool (or "all").
