@@ -222,3 +222,23 @@ func TestExpandErrorsHideComputedNames(t *testing.T) {
 	_, err = secrets.Expand("&{loop}", props)
 	assert.ErrorContains(t, err, "refers to itself through loop → x.&{pw} → loop")
 }
+
+// IDMMappings agrees with IDM's shipped secrets.json at its defaults.
+func TestIDMMappingsMatchSecretsJSON(t *testing.T) {
+	cfg, err := secrets.LoadConfig("testdata/secrets-default.json", secrets.MapProperties(map[string]string{"idm.install.dir": "/idm"}))
+	require.NoError(t, err)
+	want := map[string]secrets.Mapping{}
+	for _, m := range cfg.Stores[0].Mappings {
+		want[m.SecretID] = m
+	}
+	got := secrets.IDMMappings("mainKeyStore")
+	for _, m := range got {
+		if w, ok := want[m.SecretID]; ok {
+			assert.Equal(t, w, m, m.SecretID)
+			delete(want, m.SecretID)
+		} else {
+			assert.Equal(t, "idm.assignment.attribute.encryption", m.SecretID, "only IDM 8's addition is absent from the 7.x file")
+		}
+	}
+	assert.Empty(t, want, "every mapping of the shipped file is among IDMMappings")
+}

@@ -166,15 +166,6 @@ func aliasChange(ch jsoncrypto.Change) string {
 	return ""
 }
 
-// idmMappings are the mappings of IDM's default secrets.json for the $crypto secret ids.
-func idmMappings(store string) []secrets.Mapping {
-	var m []secrets.Mapping
-	for _, id := range []string{"idm.default", "idm.config.encryption", "idm.password.encryption", "idm.assignment.attribute.encryption"} {
-		m = append(m, secrets.Mapping{Store: store, SecretID: id, Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: []string{filestore.AliasSymDefault}})
-	}
-	return m
-}
-
 // openKeys returns a Provider over the -keystore or -secrets keys, with -aliases applied to
 // secretID, and a function that closes what it opened.
 func openKeys(ctx context.Context, keystore, storepassEnv, secretsFile, props, pkcs11, secretID, aliases string) (*secrets.Provider, func(), error) {
@@ -197,7 +188,7 @@ func openKeys(ctx context.Context, keystore, storepassEnv, secretsFile, props, p
 		if err != nil {
 			return nil, nil, err
 		}
-		stores, mappings, closeAll = []secrets.Store{ks}, idmMappings(ks.Name()), func() { ks.Close() }
+		stores, mappings, closeAll = []secrets.Store{ks}, secrets.IDMMappings(ks.Name()), func() { ks.Close() }
 	case secretsFile != "":
 		layers := []secrets.Properties{secrets.EnvProperties()}
 		if props != "" {

@@ -192,7 +192,7 @@ func openProvider(ctx context.Context, o options) (*secrets.Provider, func(), st
 		if err != nil {
 			return nil, nil, "", err
 		}
-		p, err := secrets.NewProvider([]secrets.Store{st}, sessionMappings(st.Name()), nil)
+		p, err := secrets.NewProvider([]secrets.Store{st}, secrets.IDMMappings(st.Name()), nil)
 		if err != nil {
 			st.Close()
 			return nil, nil, "", err
@@ -220,14 +220,6 @@ func openProvider(ctx context.Context, o options) (*secrets.Provider, func(), st
 		return nil, nil, "", err
 	}
 	return p, func() { p.Close() }, "the PKCS#12 keystore " + filepath.Join(dataAbs, "keystore.p12"), nil
-}
-
-// sessionMappings are IDM's mappings of the two JWT session secret ids.
-func sessionMappings(store string) []secrets.Mapping {
-	return []secrets.Mapping{
-		{Store: store, SecretID: jwtsession.DefaultSigningID, Types: []secrets.Purpose{secrets.Sign, secrets.Verify}, Aliases: []string{filestore.AliasJWTSessionHMAC}},
-		{Store: store, SecretID: jwtsession.DefaultEncryptionID, Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: []string{filestore.AliasLocalhost}},
-	}
 }
 
 // describeToken names the token of an *hsmstore.Store.
