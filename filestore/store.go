@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/secretstores/secretstores/secrets"
+
+	"github.com/secretstores/secretstores/internal/atomicfile"
 )
 
 // Config configures Open. The zero Config opens a keystore whose password is empty,
@@ -673,41 +675,8 @@ func uniqueLocalKeyID(t time.Time, used map[string]bool) []byte {
 // writeAtomic replaces path with data: a temporary file in the same directory, written,
 // fsynced and renamed over path, then the directory fsynced. The file has mode 0600.
 func writeAtomic(path string, data []byte) (fs.FileInfo, error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
 		return nil, fmt.Errorf("filestore: saving %s: %w", path, err)
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return nil, fmt.Errorf("filestore: saving %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return nil, fmt.Errorf("filestore: saving %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("filestore: saving %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("filestore: saving %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, fmt.Errorf("filestore: saving %s: %w", path, err)
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		err = d.Sync()
-		d.Close()
-		if err != nil {
-			return nil, fmt.Errorf("filestore: saving %s: syncing the directory: %w", path, err)
-		}
 	}
 	return os.Stat(path)
 }
@@ -716,7 +685,7 @@ func writeAtomic(path string, data []byte) (fs.FileInfo, error) {
 // killed between create and rename). The caller holds the file lock, so no other writer of
 // this package is in the middle of a save.
 func removeStaleTemps(path string) {
-	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+globEscape(filepath.Base(path))+".tmp*"))
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), atomicfile.TempPattern(globEscape(filepath.Base(path)))))
 	for _, m := range matches {
 		os.Remove(m)
 	}

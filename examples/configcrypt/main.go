@@ -25,6 +25,8 @@ import (
 	"github.com/secretstores/secretstores/hsmstore"
 	"github.com/secretstores/secretstores/secrets"
 	"github.com/secretstores/secretstores/secrets/jsoncrypto"
+
+	"github.com/secretstores/secretstores/internal/atomicfile"
 )
 
 func main() {
@@ -257,25 +259,5 @@ func writeAtomic(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteFile(path, data, st.Mode().Perm())
 }
