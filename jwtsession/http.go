@@ -79,13 +79,20 @@ func (m *Manager) perDomain(c http.Cookie) []*http.Cookie {
 
 // FromRequest validates the session cookie of r. With several cookies of the name (one
 // per domain), the first that validates wins; if none does, the first error is returned.
+// At most one cookie per configured domain, and two more, are tried, so a request stuffed
+// with cookies cannot make it validate (and, with MACInStore, call the HSM) without bound.
 // No cookie is ErrNoSession.
 func (m *Manager) FromRequest(r *http.Request) (*Session, error) {
 	var first error
+	tries := len(m.cfg.Cookie.Domains) + 2
 	for _, c := range r.CookiesNamed(m.cfg.Cookie.Name) {
 		if c.Value == "" {
 			continue
 		}
+		if tries == 0 {
+			break
+		}
+		tries--
 		s, err := m.Validate(r.Context(), c.Value)
 		if err == nil {
 			return s, nil

@@ -145,4 +145,13 @@ func TestMiddleware(t *testing.T) {
 	assert.Equal(t, "p", got.Principal)
 	_, err = m.FromRequest(httptest.NewRequest("GET", "/", nil))
 	assert.ErrorIs(t, err, jwtsession.ErrNoSession)
+
+	// A request stuffed with cookies: only the first few are validated.
+	req = httptest.NewRequest("GET", "/", nil)
+	for i := 0; i < 50; i++ {
+		req.AddCookie(&http.Cookie{Name: "session-jwt", Value: "garbage"})
+	}
+	req.AddCookie(&http.Cookie{Name: "session-jwt", Value: n})
+	_, err = m.FromRequest(req)
+	assert.ErrorIs(t, err, jwtsession.ErrMalformed, "the valid cookie after 50 others is not reached")
 }
