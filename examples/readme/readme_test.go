@@ -3,6 +3,7 @@ package readme
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,53 +11,129 @@ import (
 	"testing"
 )
 
-// sample returns the Go program that follows "<!-- readme-sample -->" in README.md.
-func sample(t *testing.T, readme string) string {
+// block returns the Go code that follows "<!-- marker -->" in README.md.
+func block(t *testing.T, readme, marker string) string {
 	t.Helper()
-	_, rest, ok := strings.Cut(readme, "<!-- readme-sample -->\n```go\n")
+	_, rest, ok := strings.Cut(readme, "<!-- "+marker+" -->\n```go\n")
 	if !ok {
-		t.Fatal("README.md has no <!-- readme-sample --> Go block")
+		t.Fatalf("README.md has no <!-- %s --> Go block", marker)
 	}
 	code, _, ok := strings.Cut(rest, "\n```\n")
 	if !ok {
-		t.Fatal("the README sample is not closed")
+		t.Fatalf("the README's %s block is not closed", marker)
 	}
 	return code + "\n"
 }
 
-func TestREADMESample(t *testing.T) {
+// snippetMain wraps the README's ten-line snippet into a program: must, ctx, and a working
+// directory holding conf/secrets.json as IDM ships it but with PKCS#12 keystores.
+const snippetMain = `package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/secretstores/secretstores/filestore"
+	"github.com/secretstores/secretstores/jwtsession"
+	"github.com/secretstores/secretstores/secrets"
+	"github.com/secretstores/secretstores/secrets/jsoncrypto"
+)
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		log.Fatal(err)
+	}
+	return v
+}
+
+func main() {
+	ctx := context.Background()
+	if err := os.Chdir(os.Args[1]); err != nil {
+		log.Fatal(err)
+	}
+	%s
+}
+`
+
+const snippetSecretsJSON = `{"stores": [
+  {"name": "mainKeyStore", "class": "org.forgerock.openidm.secrets.config.KeyStoreSecretStore",
+   "config": {"file": "&{openidm.keystore.location|security/keystore.p12}", "storetype": "PKCS12",
+              "storePassword": "&{openidm.keystore.password|changeit}",
+              "mappings": [{"secretId": "idm.password.encryption", "types": ["ENCRYPT", "DECRYPT"], "aliases": ["&{openidm.config.crypto.alias|openidm-sym-default}"]},
+                           {"secretId": "idm.jwt.session.module.signing", "types": ["SIGN", "VERIFY"], "aliases": ["openidm-jwtsessionhmac-key"]},
+                           {"secretId": "idm.jwt.session.module.encryption", "types": ["ENCRYPT", "DECRYPT"], "aliases": ["openidm-localhost"]}]}},
+  {"name": "mainTrustStore", "class": "org.forgerock.openidm.secrets.config.KeyStoreSecretStore",
+   "config": {"file": "security/truststore.p12", "storetype": "PKCS12", "storePassword": "changeit", "mappings": []}}],
+ "populateDefaults": true}
+`
+
+func TestREADMESnippet(t *testing.T) {
+	root, readme, gosum := readRepo(t)
+	work := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(work, "conf"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(work, "conf", "security"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, "conf", "secrets.json"), []byte(snippetSecretsJSON), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code := strings.ReplaceAll(strings.TrimSpace(block(t, readme, "readme-snippet")), "\n", "\n\t")
+	out := runModule(t, root, gosum, fmt.Sprintf(snippetMain, code), work)
+	if !strings.Contains(out, `"Passw0rd" bjensen`) {
+		t.Errorf("output %q lacks the decrypted value and the principal", out)
+	}
+}
+
+func readRepo(t *testing.T) (root, readme string, gosum []byte) {
+	t.Helper()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	b, err := os.ReadFile(filepath.Join(root, "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	gosum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	gosum, err = os.ReadFile(filepath.Join(root, "go.sum"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A module of its own that uses this one, as a user's would; offline, from the module
-	// cache the repository's own build filled.
+	return root, string(b), gosum
+}
+
+// runModule builds main.go as a module of its own that uses this one, as a user's would
+// (offline, from the module cache the repository's own build filled), runs it with args and
+// returns its output.
+func runModule(t *testing.T, root string, gosum []byte, main string, args ...string) string {
+	t.Helper()
 	dir := t.TempDir()
 	mod := "module readmesample\n\ngo 1.25\n\nrequire github.com/secretstores/secretstores v0.0.0\n\nreplace github.com/secretstores/secretstores => " + root + "\n"
-	for name, data := range map[string][]byte{"go.mod": []byte(mod), "go.sum": gosum, "main.go": []byte(sample(t, string(readme)))} {
+	for name, data := range map[string][]byte{"go.mod": []byte(mod), "go.sum": gosum, "main.go": []byte(main)} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command("go", "run", ".")
+	cmd := exec.Command("go", append([]string{"run", "."}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("the README sample failed: %v\n%s%s", err, out.String(), errOut.String())
+		t.Fatalf("the README code failed: %v\n%s%s", err, out.String(), errOut.String())
 	}
+	return out.String()
+}
+
+func TestREADMESample(t *testing.T) {
+	root, readme, gosum := readRepo(t)
+	out := runModule(t, root, gosum, block(t, readme, "readme-sample"))
 	for _, want := range []string{`$crypto round trip: "Passw0rd"`, "session for bjensen, signed with openidm-jwtsessionhmac-key"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 }
