@@ -13,7 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/secretstores/secretstores/hsmstore"
-	"github.com/secretstores/secretstores/internal/softhsmtest"
+	"github.com/secretstores/secretstores/internal/softhsm"
 	"github.com/secretstores/secretstores/secrets"
 )
 
@@ -21,7 +21,7 @@ import (
 // configuration IDM's HSM guide uses for it, and creates IDM's five default keys on it as
 // the guide's keytool commands do (p11keytool idm-defaults does the same on any token).
 func newSoftHSM(ctx context.Context, out io.Writer) (*hsmSetup, error) {
-	module, err := softhsmtest.Module()
+	module, err := softhsm.Module()
 	if err != nil {
 		return nil, fmt.Errorf("-softhsm needs SoftHSM2 (Debian: apt-get install softhsm2): %w", err)
 	}
