@@ -3,6 +3,7 @@ package jsoncrypto
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -172,6 +173,7 @@ func (c *Codec) Encrypt(ctx context.Context, secretID string, plaintext any) (js
 	return c.encryptWith(ctx, s, secretID, pt)
 }
 
+// encryptWith encrypts pt, a slice of its own: x-simple-encryption overwrites it.
 func (c *Codec) encryptWith(ctx context.Context, s *secrets.Secret, secretID string, pt []byte) (json.RawMessage, error) {
 	if c.o.Scheme == SchemeGCM {
 		return c.encryptGCM(ctx, s, secretID, pt)
@@ -179,7 +181,8 @@ func (c *Codec) encryptWith(ctx context.Context, s *secrets.Secret, secretID str
 	return c.encryptSimple(ctx, s, secretID, pt)
 }
 
-// plaintextJSON returns the compact JSON text of v.
+// plaintextJSON returns the compact JSON text of v, in a new slice, with room for the CBC
+// padding when v is a string or a json.RawMessage (encryptSimple encrypts it in place).
 func plaintextJSON(v any) ([]byte, error) {
 	var out []byte
 	switch t := v.(type) {
@@ -188,12 +191,13 @@ func plaintextJSON(v any) ([]byte, error) {
 			return nil, fmt.Errorf("%w: plaintext of %d bytes (limit %d)", ErrTooLarge, len(t), MaxPlaintextSize)
 		}
 		var b bytes.Buffer
+		b.Grow(len(t) + aes.BlockSize) // room for the CBC padding
 		if err := json.Compact(&b, t); err != nil {
 			return nil, fmt.Errorf("jsoncrypto: plaintext json.RawMessage is not valid JSON")
 		}
 		out = b.Bytes()
 	case string:
-		out = appendJSONString(nil, t)
+		out = appendJSONString(make([]byte, 0, len(t)+2+aes.BlockSize), t)
 	default:
 		var b bytes.Buffer
 		enc := json.NewEncoder(&b)

@@ -2,7 +2,6 @@ package jsoncrypto
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -89,10 +88,9 @@ func (c *Codec) encryptGCM(ctx context.Context, s *secrets.Secret, secretID stri
 	if err != nil {
 		return nil, fmt.Errorf("jsoncrypto: encrypt: %w", err)
 	}
-	fields := []kv{{name: "cipher", val: CipherGCM}, {name: "stableId", val: s.Alias()},
-		{name: "purpose", val: secretID}, {name: "data", val: base64.StdEncoding.EncodeToString(sealed)}}
-	n := 96 + len(s.Alias()) + len(secretID) + len(fields[3].val)
-	return appendEnvelope(make([]byte, 0, n), TypeGCM, fields), nil
+	fields := [...]kv{{name: "cipher", val: CipherGCM}, {name: "stableId", val: s.Alias()},
+		{name: "purpose", val: secretID}, {name: "data", bin: sealed}}
+	return appendEnvelope(make([]byte, 0, envelopeSize(TypeGCM, fields[:])), TypeGCM, fields[:]), nil
 }
 
 func (c *Codec) decryptGCM(ctx context.Context, gv *gcmValue) (json.RawMessage, error) {

@@ -229,6 +229,10 @@ func (p *parser) string() (string, error) {
 	start := p.pos
 	// Fast path: no escapes, plain ASCII or valid UTF-8.
 	for p.pos < len(p.src) {
+		p.pos += plainRun(p.src[p.pos:])
+		if p.pos >= len(p.src) {
+			break
+		}
 		c := p.src[p.pos]
 		if c == '"' {
 			s := p.src[start:p.pos]
@@ -239,7 +243,7 @@ func (p *parser) string() (string, error) {
 			if p.validate {
 				return "", nil
 			}
-			return string(s), nil
+			return intern(s), nil
 		}
 		if c == '\\' {
 			break
@@ -414,10 +418,11 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
+		i += plainRun(s[i:])
+		if i >= len(s) {
+			break
 		}
+		c := s[i]
 		dst = append(dst, s[start:i]...)
 		switch c {
 		case '"', '\\':
@@ -439,6 +444,93 @@ func appendJSONString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// jsonStringLen is len(appendJSONString(nil, s)).
+func jsonStringLen(s string) int {
+	n := len(s) + 2
+	for i := 0; i < len(s); i++ {
+		i += plainRun(s[i:])
+		if i >= len(s) {
+			break
+		}
+		switch s[i] {
+		case '"', '\\', '\b', '\t', '\n', '\f', '\r':
+			n++
+		default:
+			n += 5
+		}
+	}
+	return n
+}
+
+// plainRun returns the length of the longest prefix of s without '"', '\\' or a control
+// character (< 0x20): the bytes a JSON string holds as they are. Eight bytes at a time.
+func plainRun[T string | []byte](s T) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// Does a byte of x lie below 0x20, or become zero after XOR with '"' or '\\'? The
+		// usual has-less and has-zero-byte tests: exact as to whether any byte matches.
+		q := x ^ ('"' * ones)
+		b := x ^ ('\\' * ones)
+		if ((x-0x20*ones)&^x|(q-ones)&^q|(b-ones)&^b)&highs != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
+			break
+		}
+	}
+	return i
+}
+
+// intern returns the string of b, without allocating for the member names and constant
+// values of $crypto objects.
+func intern(b []byte) string {
+	switch string(b) {
+	case "$crypto":
+		return "$crypto"
+	case "type":
+		return "type"
+	case "value":
+		return "value"
+	case "cipher":
+		return "cipher"
+	case "stableId":
+		return "stableId"
+	case "purpose":
+		return "purpose"
+	case "keySize":
+		return "keySize"
+	case "key":
+		return "key"
+	case "salt":
+		return "salt"
+	case "iv":
+		return "iv"
+	case "data":
+		return "data"
+	case "mac":
+		return "mac"
+	case "algorithm":
+		return "algorithm"
+	case TypeSimple:
+		return TypeSimple
+	case TypeGCM:
+		return TypeGCM
+	case CipherCBC:
+		return CipherCBC
+	case CipherGCM:
+		return CipherGCM
+	}
+	return string(b)
 }
 
 // javaLess orders strings as Java's String.compareTo does (UTF-16 code units), which is the

@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -15,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strconv"
 	"strings"
@@ -167,7 +167,54 @@ func rsaOptions(javaCipher string) (crypto.DecrypterOpts, error) {
 
 // macInput writes M (see the scheme above) for the object v to w.
 func macInput(w io.Writer, v *node, scope MACFields, top bool) error {
-	order := make([]int, 0, len(v.members))
+	var st kdfState
+	mw := macWriter{w: w, buf: st.stage[:0]}
+	err := mw.input(v, scope, top)
+	mw.flush()
+	return err
+}
+
+// macWriter feeds M to the HMAC through a staging buffer: names and values are strings, and
+// many of them are short, so they are copied and written in a few large Writes rather than
+// converted and written one by one.
+type macWriter struct {
+	w   io.Writer
+	buf []byte // len: staged bytes; cap: the staging size
+}
+
+func (m *macWriter) flush() {
+	if len(m.buf) > 0 {
+		m.w.Write(m.buf)
+		m.buf = m.buf[:0]
+	}
+}
+
+func (m *macWriter) writeString(s string) {
+	for len(s) > 0 {
+		if len(m.buf) == cap(m.buf) {
+			m.flush()
+		}
+		n := copy(m.buf[len(m.buf):cap(m.buf)], s)
+		m.buf = m.buf[:len(m.buf)+n]
+		s = s[n:]
+	}
+}
+
+func (m *macWriter) write(b []byte) {
+	if len(b) > cap(m.buf)-len(m.buf) {
+		m.flush()
+		if len(b) >= cap(m.buf) {
+			m.w.Write(b)
+			return
+		}
+	}
+	m.buf = append(m.buf, b...)
+}
+
+// input writes M for the object v.
+func (m *macWriter) input(v *node, scope MACFields, top bool) error {
+	var small [16]int
+	order := small[:0]
 	for i := range v.members {
 		k := v.members[i].key
 		if top && (k == "mac" || (scope == MAC2016Fields && !fields2016[k])) {
@@ -183,39 +230,54 @@ func macInput(w io.Writer, v *node, scope MACFields, top bool) error {
 		order[j] = i
 	}
 	for _, i := range order {
-		m := &v.members[i]
-		io.WriteString(w, m.key)
-		switch m.val.kind {
+		mb := &v.members[i]
+		m.writeString(mb.key)
+		switch mb.val.kind {
 		case kString:
-			io.WriteString(w, m.val.str)
+			m.writeString(mb.val.str)
 		case kObject:
-			if err := macInput(w, &m.val, scope, false); err != nil {
+			if err := m.input(&mb.val, scope, false); err != nil {
 				return err
 			}
 		case kBool:
-			io.WriteString(w, strconv.FormatBool(m.val.b))
+			m.writeString(strconv.FormatBool(mb.val.b))
 		case kNumber:
-			s, ok := javaInteger(m.val.str)
+			s, ok := javaInteger(mb.val.str)
 			if !ok {
-				return malformed("field %q: only integer numbers can be authenticated", m.key)
+				return malformed("field %q: only integer numbers can be authenticated", mb.key)
 			}
-			io.WriteString(w, s)
+			m.writeString(s)
 		default:
-			return malformed("field %q is a %v, which cannot be authenticated", m.key, m.val.kind)
+			return malformed("field %q is a %v, which cannot be authenticated", mb.key, mb.val.kind)
 		}
 	}
 	return nil
 }
 
-// kv is one field Encrypt writes: a JSON string, or (num) a JSON integer.
+// kv is one field Encrypt writes: a JSON string, (num) a JSON integer, or (bin != nil) the
+// base64 of bin as a JSON string. appendFields records where the text of a bin field is in
+// its output (the MAC covers that text).
 type kv struct {
 	name, val string
 	num       bool
+	bin       []byte
+	at, end   int
 }
 
-// macOf computes the truncated MAC over fields (none of which is "mac").
-func macOf(macKey []byte, fields []kv, scope MACFields) []byte {
-	order := make([]int, 0, len(fields))
+// write writes the field's value as the MAC sees it; out is appendFields' output.
+func (f *kv) write(m *macWriter, out []byte) {
+	if f.bin != nil {
+		m.write(out[f.at:f.end])
+	} else {
+		m.writeString(f.val)
+	}
+}
+
+// macOf computes the truncated MAC over fields (none of which is "mac"), whose bin values
+// are in out, into st.sum[:macSize].
+func macOf(st *kdfState, macKey []byte, fields []kv, out []byte, scope MACFields) []byte {
+	var small [16]int
+	order := small[:0]
 	for i, f := range fields {
 		if scope == MAC2016Fields && !fields2016[f.name] {
 			continue
@@ -228,32 +290,69 @@ func macOf(macKey []byte, fields []kv, scope MACFields) []byte {
 		}
 		order[j] = i
 	}
-	h := hmac.New(sha256.New, macKey)
+	m := macWriter{w: hmac.New(sha256.New, macKey), buf: st.stage[:0]}
 	for _, i := range order {
-		io.WriteString(h, fields[i].name)
-		io.WriteString(h, fields[i].val)
+		m.writeString(fields[i].name)
+		fields[i].write(&m, out)
 	}
-	return h.Sum(nil)[:macSize]
+	m.flush()
+	return m.w.(hash.Hash).Sum(st.sum[:0])[:macSize]
+}
+
+const envelopeHead = `{"$crypto":{"type":` // then the type, `,"value":{`, the fields, "}}}"
+
+// envelopeSize is len(appendEnvelope(nil, typ, fields)).
+func envelopeSize(typ string, fields []kv) int {
+	n := len(envelopeHead) + jsonStringLen(typ) + len(`,"value":{`) + len("}}}")
+	for _, f := range fields {
+		n += jsonStringLen(f.name) + 2 // ':' and ','
+		switch {
+		case f.bin != nil:
+			n += base64.StdEncoding.EncodedLen(len(f.bin)) + 2
+		case f.num:
+			n += len(f.val)
+		default:
+			n += jsonStringLen(f.val)
+		}
+	}
+	return n
 }
 
 // appendEnvelope writes {"$crypto":{"type":typ,"value":{fields...}}}.
 func appendEnvelope(dst []byte, typ string, fields []kv) []byte {
-	dst = append(dst, `{"$crypto":{"type":`...)
+	return append(appendFields(appendEnvelopeOpen(dst, typ), fields, true), "}}}"...)
+}
+
+func appendEnvelopeOpen(dst []byte, typ string) []byte {
+	dst = append(dst, envelopeHead...)
 	dst = appendJSONString(dst, typ)
-	dst = append(dst, `,"value":{`...)
-	for i, f := range fields {
-		if i > 0 {
+	return append(dst, `,"value":{`...)
+}
+
+// appendFields writes the members of fields, the first one with no comma before it when
+// first, and records where each bin field's text is.
+func appendFields(dst []byte, fields []kv, first bool) []byte {
+	for i := range fields {
+		f := &fields[i]
+		if i > 0 || !first {
 			dst = append(dst, ',')
 		}
 		dst = appendJSONString(dst, f.name)
 		dst = append(dst, ':')
-		if f.num {
+		switch {
+		case f.bin != nil:
+			dst = append(dst, '"')
+			f.at = len(dst)
+			dst = base64.StdEncoding.AppendEncode(dst, f.bin)
+			f.end = len(dst)
+			dst = append(dst, '"')
+		case f.num:
 			dst = append(dst, f.val...)
-		} else {
+		default:
 			dst = appendJSONString(dst, f.val)
 		}
 	}
-	return append(dst, "}}}"...)
+	return dst
 }
 
 // exportSymmetric returns the raw key of a secret or AES key.
@@ -274,73 +373,96 @@ func exportSymmetric(ctx context.Context, s *secrets.Secret) ([]byte, error) {
 	return raw, nil
 }
 
-// derive returns HKDF-Expand(HKDF-Extract(salt, raw), info, n).
-func derive(prk []byte, info string, n int) ([]byte, error) {
-	k, err := hkdf.Expand(sha256.New, prk, info, n)
-	if err != nil {
-		return nil, fmt.Errorf("jsoncrypto: HKDF-Expand: %w", err)
-	}
-	return k, nil
+// kdfState holds one call's derived keys and scratch space: one allocation, cleared (clear)
+// when the call ends.
+type kdfState struct {
+	prk    [sha256.Size]byte
+	macKey [macKeySize]byte
+	encKey [sha256.Size]byte
+	sum    [sha256.Size]byte
+	rnd    [saltSize + aes.BlockSize]byte
+	stage  [512]byte // macWriter's staging buffer, HKDF info
+	exp    hash.Hash // HMAC keyed with the PRK, after extract
+	reuse  bool      // exp has been used once
 }
 
-// deriveKeys returns the PRK and the MAC key.
-func deriveKeys(raw, salt []byte) (prk, macKey []byte, err error) {
+// clear zeroes the keys. (The HMAC keyed with the PRK keeps its padded copy until it is
+// collected, as crypto/hkdf's does: no API clears it.)
+func (st *kdfState) clear() { *st = kdfState{} }
+
+var zeroSalt [sha256.Size]byte
+
+// extract sets the PRK to HKDF-Extract(salt, raw) (RFC 5869) and readies expand.
+func (st *kdfState) extract(raw, salt []byte) {
 	if len(salt) == 0 { // json-crypto: an empty salt is HashLen zero bytes (RFC 5869)
-		salt = make([]byte, sha256.Size)
+		salt = zeroSalt[:]
 	}
-	if prk, err = hkdf.Extract(sha256.New, raw, salt); err != nil {
-		return nil, nil, fmt.Errorf("jsoncrypto: HKDF-Extract: %w", err)
-	}
-	if macKey, err = derive(prk, macInfo, macKeySize); err != nil {
-		clear(prk)
-		return nil, nil, err
-	}
-	return prk, macKey, nil
+	h := hmac.New(sha256.New, salt)
+	h.Write(raw)
+	h.Sum(st.prk[:0])
+	st.exp = hmac.New(sha256.New, st.prk[:])
+	st.reuse = false
 }
 
+// expand writes HKDF-Expand(PRK, info, len(out)) to out. Every key here is at most HashLen
+// bytes, so the output is the first block alone: T(1) = HMAC(PRK, info ‖ 0x01).
+func (st *kdfState) expand(info string, out []byte) error {
+	if len(out) > sha256.Size {
+		return fmt.Errorf("jsoncrypto: HKDF-Expand of %d bytes", len(out))
+	}
+	if st.reuse {
+		st.exp.Reset()
+	}
+	st.reuse = true
+	m := macWriter{w: st.exp, buf: st.stage[:0]}
+	m.writeString(info)
+	m.writeString("\x01")
+	m.flush()
+	st.exp.Sum(st.sum[:0])
+	copy(out, st.sum[:])
+	clear(st.sum[:])
+	return nil
+}
+
+// encryptSimple encrypts pt, which it may overwrite (with the ciphertext).
 func (c *Codec) encryptSimple(ctx context.Context, s *secrets.Secret, secretID string, pt []byte) (json.RawMessage, error) {
 	raw, err := exportSymmetric(ctx, s)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(raw)
-	var rnd [saltSize + aes.BlockSize]byte
-	if _, err := io.ReadFull(c.o.Rand, rnd[:]); err != nil {
+	st := new(kdfState)
+	defer st.clear()
+	if _, err := io.ReadFull(c.o.Rand, st.rnd[:]); err != nil {
 		return nil, fmt.Errorf("jsoncrypto: reading random salt and IV: %w", err)
 	}
-	salt, iv := rnd[:saltSize], rnd[saltSize:]
-	prk, macKey, err := deriveKeys(raw, salt)
+	salt, iv := st.rnd[:saltSize], st.rnd[saltSize:]
+	st.extract(raw, salt)
+	if err := st.expand(macInfo, st.macKey[:]); err != nil {
+		return nil, err
+	}
+	encKey := st.encKey[:c.o.KeySize]
+	if err := st.expand(c.o.AESInfo, encKey); err != nil {
+		return nil, err
+	}
+	ct, err := cbcEncryptInPlace(encKey, iv, pt)
 	if err != nil {
 		return nil, err
 	}
-	defer clear(prk)
-	defer clear(macKey)
-	encKey, err := derive(prk, c.o.AESInfo, c.o.KeySize)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(encKey)
-
-	ct, err := cbcEncrypt(encKey, iv, pt)
-	if err != nil {
-		return nil, err
-	}
-	enc := base64.StdEncoding
-	var fields []kv
+	var buf [8]kv
+	fields := buf[:0]
 	if c.o.Format == Format2016 {
-		fields = []kv{{name: "cipher", val: CipherCBC}, {name: "key", val: s.Alias()}}
+		fields = append(fields, kv{name: "cipher", val: CipherCBC}, kv{name: "key", val: s.Alias()})
 	} else {
-		fields = []kv{{name: "cipher", val: CipherCBC}, {name: "stableId", val: s.Alias()},
-			{name: "purpose", val: secretID}, {name: "keySize", val: strconv.Itoa(c.o.KeySize), num: true}}
+		fields = append(fields, kv{name: "cipher", val: CipherCBC}, kv{name: "stableId", val: s.Alias()},
+			kv{name: "purpose", val: secretID}, kv{name: "keySize", val: strconv.Itoa(c.o.KeySize), num: true})
 	}
-	fields = append(fields, kv{name: "salt", val: enc.EncodeToString(salt)},
-		kv{name: "iv", val: enc.EncodeToString(iv)}, kv{name: "data", val: enc.EncodeToString(ct)})
-	fields = append(fields, kv{name: "mac", val: enc.EncodeToString(macOf(macKey, fields, c.o.MACFields))})
-	n := 96 + len(s.Alias()) + len(secretID)
-	for _, f := range fields {
-		n += len(f.name) + len(f.val) + 4
-	}
-	return appendEnvelope(make([]byte, 0, n), TypeSimple, fields), nil
+	fields = append(fields, kv{name: "salt", bin: salt}, kv{name: "iv", bin: iv}, kv{name: "data", bin: ct})
+	var sum [macSize]byte // stands for the MAC in envelopeSize
+	out := make([]byte, 0, envelopeSize(TypeSimple, append(fields, kv{name: "mac", bin: sum[:]})))
+	out = appendFields(appendEnvelopeOpen(out, TypeSimple), fields, true)
+	mac := [1]kv{{name: "mac", bin: macOf(st, st.macKey[:], fields, out, c.o.MACFields)}}
+	return append(appendFields(out, mac[:], false), "}}}"...), nil
 }
 
 func (c *Codec) decryptSimple(ctx context.Context, sv *simpleValue) (json.RawMessage, error) {
@@ -367,27 +489,28 @@ func (c *Codec) decryptSimple(ctx context.Context, sv *simpleValue) (json.RawMes
 
 	var encKey []byte
 	if sv.salted {
-		prk, macKey, err := deriveKeys(raw, sv.salt)
-		if err != nil {
+		st := new(kdfState)
+		defer st.clear()
+		st.extract(raw, sv.salt)
+		if err := st.expand(macInfo, st.macKey[:]); err != nil {
 			return nil, err
 		}
-		defer clear(prk)
-		defer clear(macKey)
-		h := hmac.New(sha256.New, macKey)
-		if err := macInput(h, sv.v, c.o.MACFields, true); err != nil {
+		m := macWriter{w: hmac.New(sha256.New, st.macKey[:]), buf: st.stage[:0]}
+		if err := m.input(sv.v, c.o.MACFields, true); err != nil {
 			return nil, err
 		}
-		if !hmac.Equal(h.Sum(nil)[:macSize], sv.mac) {
+		m.flush()
+		if !hmac.Equal(m.w.(hash.Hash).Sum(st.sum[:0])[:macSize], sv.mac) {
 			return nil, fmt.Errorf("jsoncrypto: MAC of the value named %q does not verify: %w", sv.alias, secrets.ErrVerification)
 		}
 		size := c.o.KeySize
 		if sv.keySize != 0 {
 			size = sv.keySize
 		}
-		if encKey, err = derive(prk, info, size); err != nil {
+		encKey = st.encKey[:size]
+		if err := st.expand(info, encKey); err != nil {
 			return nil, err
 		}
-		defer clear(encKey)
 	} else {
 		if !aesKeySize(len(raw)) {
 			return nil, fmt.Errorf("jsoncrypto: legacy x-simple-encryption needs a 16, 24 or 32-byte key, %q has %d: %w",
@@ -395,7 +518,8 @@ func (c *Codec) decryptSimple(ctx context.Context, sv *simpleValue) (json.RawMes
 		}
 		encKey = raw
 	}
-	pt, err := cbcDecrypt(encKey, sv.iv, sv.data)
+	// sv.data was decoded for this call alone: decrypt it in place.
+	pt, err := cbcDecryptInPlace(encKey, sv.iv, sv.data)
 	if err != nil {
 		return nil, err
 	}
@@ -441,15 +565,20 @@ func unwrapSessionKey(ctx context.Context, s *secrets.Secret, sv *simpleValue) (
 }
 
 func cbcEncrypt(key, iv, pt []byte) ([]byte, error) {
+	return cbcEncryptInPlace(key, iv, append(make([]byte, 0, len(pt)+aes.BlockSize), pt...))
+}
+
+// cbcEncryptInPlace pads pt (within its capacity when there is room) and encrypts it where
+// it is.
+func cbcEncryptInPlace(key, iv, pt []byte) ([]byte, error) {
 	b, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, fmt.Errorf("jsoncrypto: AES key of %d bytes: %w", len(key), secrets.ErrWrongKind)
 	}
 	pad := aes.BlockSize - len(pt)%aes.BlockSize
-	out := make([]byte, len(pt)+pad)
-	copy(out, pt)
-	for i := len(pt); i < len(out); i++ {
-		out[i] = byte(pad)
+	out := pt
+	for range pad {
+		out = append(out, byte(pad))
 	}
 	cipher.NewCBCEncrypter(b, iv).CryptBlocks(out, out)
 	return out, nil
@@ -457,15 +586,15 @@ func cbcEncrypt(key, iv, pt []byte) ([]byte, error) {
 
 var errDecrypt = fmt.Errorf("jsoncrypto: decryption failed: %w", secrets.ErrVerification)
 
-// cbcDecrypt decrypts and removes PKCS#5 padding, checking the padding in constant time.
-// Every failure is the same error.
-func cbcDecrypt(key, iv, ct []byte) ([]byte, error) {
+// cbcDecryptInPlace decrypts ct where it is and removes the PKCS#5 padding, checking it in
+// constant time. Every failure is the same error, and clears ct.
+func cbcDecryptInPlace(key, iv, ct []byte) ([]byte, error) {
 	b, err := aes.NewCipher(key)
 	if err != nil || len(ct) == 0 || len(ct)%aes.BlockSize != 0 || len(iv) != aes.BlockSize {
 		return nil, errDecrypt
 	}
-	out := make([]byte, len(ct))
-	cipher.NewCBCDecrypter(b, iv).CryptBlocks(out, ct)
+	out := ct
+	cipher.NewCBCDecrypter(b, iv).CryptBlocks(out, out)
 	pad := int(out[len(out)-1])
 	good := subtle.ConstantTimeLessOrEq(1, pad) & subtle.ConstantTimeLessOrEq(pad, aes.BlockSize)
 	for i := 1; i <= aes.BlockSize; i++ {
