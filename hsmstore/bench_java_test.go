@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -228,7 +229,7 @@ type ilVariant struct {
 	java  string
 }
 
-// interleaved runs the variants in turn (in a rotating order), blk operations at a time each over th goroutines
+// interleaved runs the variants in turn (in a shuffled order), blk operations at a time each over th goroutines
 // (or Java threads), until each has done about b.N, and reports per variant the wall-clock
 // ns/op and the CPU ns/op (user+system time of the whole process during its blocks: the Go
 // test process, or the JVM). Alternating blocks of a few milliseconds puts every variant under
@@ -244,10 +245,11 @@ func interleaved(b *testing.B, j *javaBench, th, blk int, vs []ilVariant) {
 	cpu := make([]float64, len(vs))
 	rounds := (b.N + blk - 1) / blk
 	b.ResetTimer()
+	rng := mathrand.New(mathrand.NewPCG(1, 2))
 	for r := 0; r < rounds; r++ {
-		for k := range vs {
-			// Rotate the order each round: no variant always follows the JVM's block.
-			i := (r + k) % len(vs)
+		// A new order each round: a block runs slower after some others (after the JVM's,
+		// say), and no variant should always be the one that follows it.
+		for _, i := range rng.Perm(len(vs)) {
 			v := vs[i]
 			if v.java != "" {
 				ns, c := j.run(b, v.java, th, blk)
