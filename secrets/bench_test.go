@@ -33,6 +33,16 @@ func TestActiveWarmNoAllocNoStoreCall(t *testing.T) {
 	})
 	require.Zero(t, allocs, "a warm Active does not allocate")
 	require.Equal(t, calls, st.calls.Load(), "a warm Active makes no store call")
+	_, err := p.Named(ctx, "idm.jwt.session.module.signing", secrets.Verify, "old")
+	require.NoError(t, err)
+	calls = st.calls.Load()
+	allocs = testing.AllocsPerRun(1000, func() {
+		if s, err := p.Named(ctx, "idm.jwt.session.module.signing", secrets.Verify, "old"); err != nil || s.Alias() != "old" {
+			t.Fatal(s, err)
+		}
+	})
+	require.Zero(t, allocs, "a warm Named does not allocate")
+	require.Equal(t, calls, st.calls.Load(), "a warm Named makes no store call")
 }
 
 // BenchmarkProviderActiveWarm measures the hot path: a cached active secret.
@@ -91,6 +101,21 @@ func BenchmarkProviderValidWarm(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := p.Valid(ctx, "idm.jwt.session.module.signing", secrets.Verify); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkProviderNamedWarm(b *testing.B) {
+	p, _ := warmProvider(b)
+	defer p.Close()
+	ctx := context.Background()
+	if _, err := p.Named(ctx, "idm.jwt.session.module.signing", secrets.Verify, "old"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Named(ctx, "idm.jwt.session.module.signing", secrets.Verify, "old"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -321,7 +321,24 @@ func (p *Provider) Valid(ctx context.Context, secretID string, pu Purpose) ([]*S
 // Named returns the key with the given alias among secretID's valid keys for pu: how data that
 // names its key (IDM's stableId, a JWT kid) finds it without trial. An alias not mapped to
 // secretID for pu is ErrNotFound.
+//
+// A warm call (the valid keys cached) touches no store and does not allocate.
 func (p *Provider) Named(ctx context.Context, secretID string, pu Purpose, alias string) (*Secret, error) {
+	if pl := p.plans[planKey{secretID, pu}]; pl != nil {
+		c := pl.valid.Load()
+		if c == nil || c.gen != p.gen.Load() || !p.now().Before(c.exp) || p.closed.Load() {
+			// Cold: resolve the valid keys once (cached), then look among them.
+			p.Valid(ctx, secretID, pu) //nolint:errcheck // errors are reported below
+			c = pl.valid.Load()
+		}
+		if c != nil && c.gen == p.gen.Load() && !p.closed.Load() {
+			for _, s := range c.s {
+				if s.entry.Alias() == alias {
+					return s, nil
+				}
+			}
+		}
+	}
 	pl, err := p.plan(ctx, secretID, pu)
 	if err != nil {
 		return nil, err
