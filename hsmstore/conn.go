@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,7 +51,69 @@ type module struct {
 	// own connection to the server, for every C_GetFunctionList: crypto11's instance then
 	// shares nothing with ours.
 	ownInit bool
+
+	// calls, when not nil, lets one call at a time into p11 (see serialModule): run holds
+	// it around its calls, and so do connect and release for theirs on a module that is in
+	// use. Recovery needs not: it holds every connection's mu for writing.
+	calls chan struct{}
 }
+
+// serialModule reports whether the module at path must get one call at a time.
+//
+// p11-kit-client.so (p11-kit's RPC client, 0.24.1 in Debian 12) multiplexes the calls of
+// all threads on one socket: the thread that reads a reply header meant for another thread
+// parks in pthread_cond_wait until the header's owner has read the reply. When the
+// connection breaks after a header was read (the server or the network goes away), the
+// owner's read fails and it returns CKR_DEVICE_ERROR and closes the socket without
+// resetting the pending header or signalling the condition: every other thread waiting on
+// that socket sleeps forever in pthread_cond_wait, and nothing can wake it (found by
+// TestLongSoak: native stacks of the hung process had every in-flight C_SignInit, C_Sign,
+// C_FindObjects*, C_GetAttributeValue in p11-kit-client's pthread_cond_wait on one
+// condition variable, the socket closed, the reply header of a finished call still
+// pending). With one call at a time no thread ever waits for another's reply. The p11-kit
+// server handles the calls of one connection one at a time anyway.
+func serialModule(path string) bool {
+	return strings.HasPrefix(filepath.Base(path), "p11-kit-client")
+}
+
+// enter waits (up to wait, or until ctx is done) for the right to call into a serial
+// module; leave gives it back. Both do nothing on other modules.
+func (m *module) enter(ctx context.Context, wait time.Duration, st *connStats) error {
+	if m.calls == nil {
+		return nil
+	}
+	select {
+	case m.calls <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case m.calls <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		st.poolTimeouts.Add(1)
+		return errPoolTimeout
+	}
+}
+
+func (m *module) leave() {
+	if m.calls != nil {
+		<-m.calls
+	}
+}
+
+// lock and unlock are enter and leave without a limit, for connect and release.
+func (m *module) lock() {
+	if m.calls != nil {
+		m.calls <- struct{}{}
+	}
+}
+
+func (m *module) unlock() { m.leave() }
 
 // registry holds the process's connections, so that every Store on one (library, token)
 // shares one crypto11 context and one login.
@@ -156,6 +219,9 @@ func connect(cfg *Config) (*conn, error) {
 	var slot uint
 	var ti pkcs11.TokenInfo
 	if m != nil {
+		// Other connections on the module may be calling into it.
+		m.lock()
+		defer m.unlock()
 		slot, ti, err = findSlot(m.p11, sel)
 		if err != nil {
 			return nil, err
@@ -189,6 +255,9 @@ func connect(cfg *Config) (*conn, error) {
 			return nil, err
 		}
 		m = &module{path: lib, p11: p, conns: map[string]*conn{}}
+		if serialModule(lib) {
+			m.calls = make(chan struct{}, 1)
+		}
 	}
 	if m.backoffMin == 0 {
 		m.backoffMin, m.backoffMax = cfg.ReconnectBackoff, cfg.ReconnectBackoffMax
@@ -304,12 +373,14 @@ func (c *conn) release() error {
 	c.isClosed.Store(true)
 	c.mu.Lock()
 	c.closed = true
+	c.mod.lock() // other connections on the module may be calling into it
 	c.pool.close()
 	var err error
 	if c.c11 != nil {
 		err = c.c11.Close()
 		c.c11 = nil
 	}
+	c.mod.unlock()
 	c.mu.Unlock()
 	delete(c.mod.conns, c.key)
 	if len(c.mod.conns) == 0 {
@@ -398,7 +469,19 @@ type sessionPool struct {
 	wait   time.Duration
 	closed atomic.Bool
 	st     *connStats
+
+	// gone is set when a call finds its session closed behind our back (another component's
+	// C_CloseAllSessions): every handle of the pool may then be stale, and tokens give the
+	// numbers of closed sessions to new ones (SoftHSM: the lowest free), so a stale handle
+	// may name a session another goroutine has just opened, and a call on it would share
+	// that session or close it under the other goroutine (SoftHSM frees a session closed
+	// while a call runs on it). Until recovery, which holds every call off, closes the idle
+	// handles and clears it, the pool hands out and opens no session.
+	gone atomic.Bool
 }
+
+// errSessionsGone is what a call gets from a pool whose sessions were found closed.
+var errSessionsGone = &faultError{level: faultSession, err: fmt.Errorf("hsmstore: the pool's sessions were closed (another component's C_CloseAllSessions?): %w", pkcs11.Error(pkcs11.CKR_SESSION_HANDLE_INVALID))}
 
 func newSessionPool(p *pkcs11.Ctx, slot uint, max int, wait time.Duration, st *connStats) *sessionPool {
 	return &sessionPool{p11: p, slot: slot, idle: make(chan pkcs11.SessionHandle, max), sem: make(chan struct{}, max), wait: wait, st: st}
@@ -416,6 +499,9 @@ func (p *sessionPool) open() (pkcs11.SessionHandle, error) {
 }
 
 func (p *sessionPool) get(ctx context.Context) (pkcs11.SessionHandle, error) {
+	if p.gone.Load() {
+		return 0, errSessionsGone
+	}
 	select {
 	case s := <-p.idle:
 		return s, nil
@@ -460,6 +546,13 @@ func (p *sessionPool) put(s pkcs11.SessionHandle, broken bool) {
 	}
 }
 
+// drop forgets s, a handle the token no longer knows, without closing it: its number may
+// already be another session's. Every other handle of the pool is suspect from now on.
+func (p *sessionPool) drop(s pkcs11.SessionHandle) {
+	p.gone.Store(true) // before the slot is free, so that no one opens a session in it
+	<-p.sem
+}
+
 // add puts a session opened by recovery into the pool.
 func (p *sessionPool) add(s pkcs11.SessionHandle) {
 	select {
@@ -470,7 +563,8 @@ func (p *sessionPool) add(s pkcs11.SessionHandle) {
 	}
 }
 
-// reset closes the idle sessions; callers hold conn.mu for writing, so none is in use.
+// reset closes the idle sessions and clears gone; callers hold conn.mu for writing, so
+// none is in use.
 func (p *sessionPool) reset() {
 	for {
 		select {
@@ -478,6 +572,7 @@ func (p *sessionPool) reset() {
 			_ = p.p11.CloseSession(s)
 			<-p.sem
 		default:
+			p.gone.Store(false)
 			return
 		}
 	}
@@ -627,11 +722,19 @@ func (c *conn) run(ctx context.Context, f func(s pkcs11.SessionHandle) (bool, er
 	if c.closed {
 		return secrets.ErrClosed
 	}
+	if err := c.mod.enter(ctx, c.pool.wait, &c.st); err != nil {
+		return err
+	}
+	defer c.mod.leave()
 	s, err := c.pool.get(ctx)
 	if err != nil {
 		return err
 	}
 	broken, err := f(s)
+	if isCKR(err, pkcs11.CKR_SESSION_HANDLE_INVALID) || isCKR(err, pkcs11.CKR_SESSION_CLOSED) {
+		c.pool.drop(s)
+		return err
+	}
 	if isCKR(err, pkcs11.CKR_GENERAL_ERROR) && !isFault(err) {
 		// Tokens answer CKR_GENERAL_ERROR when the login vanishes in the middle of a call
 		// (SoftHSM, on a private key, racing a C_Logout): ask the session what it is.

@@ -69,7 +69,9 @@
 //   - A lost login or dead session (CKR_USER_NOT_LOGGED_IN, CKR_SESSION_HANDLE_INVALID,
 //     CKR_SESSION_CLOSED), and an empty search on a session that turns out not to be
 //     logged in: the idle sessions are closed, a new one is opened and C_Login is called
-//     again.
+//     again. A session found closed is never closed again, and from then until that
+//     recovery no session is opened or handed out: tokens give the numbers of closed
+//     sessions to new ones, so a stale handle could name another caller's session.
 //   - A dead device or connection (CKR_DEVICE_ERROR, CKR_DEVICE_REMOVED,
 //     CKR_TOKEN_NOT_PRESENT, CKR_CRYPTOKI_NOT_INITIALIZED, or C_GetTokenInfo failing after
 //     an empty search), or a re-login that fails that way: the module is finalised and
@@ -132,6 +134,11 @@
 //   - Some modules give every C_GetFunctionList its own instance with its own connection
 //     (p11-kit-client.so does): hsmstore then logs that instance in itself, which costs one
 //     more C_Login at open and after a re-initialisation.
+//   - hsmstore makes one call at a time into p11-kit-client.so (p11-kit 0.24): when its
+//     connection breaks while several threads wait for their replies, the one whose reply
+//     was cut short fails and the others wait in pthread_cond_wait forever, a hang nothing
+//     can end. The p11-kit server runs one connection's calls one at a time anyway; the
+//     cost is the round trips no longer overlapping (see BenchmarkNetwork).
 //   - Over the network each call is a round trip: measured with p11-kit on a unix socket,
 //     see BenchmarkNetwork. Use the Provider's cache (no lookup per call) and enough
 //     MaxSessions for the concurrency the HSM allows.

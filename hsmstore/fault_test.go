@@ -26,6 +26,9 @@ import (
 	"github.com/secretstores/secretstores/secrets"
 )
 
+// faultTestLimit bounds each fault test (see watchdog); they take seconds.
+const faultTestLimit = 3 * time.Minute
+
 func mixed(k *keys) func(ctx context.Context, g, i int) (bool, error) {
 	return func(ctx context.Context, g, i int) (bool, error) {
 		if g%2 == 0 {
@@ -41,6 +44,7 @@ func mixed(k *keys) func(ctx context.Context, g, i int) (bool, error) {
 // nothing); hsmstore logs in again once per logout for all callers and retries, so callers
 // see no failure and no wrong result. A lookup right after a logout is not "not found".
 func TestFaultForeignLogout(t *testing.T) {
+	watchdog(t, faultTestLimit)
 	ctx := context.Background()
 	tok := softhsmtest.New(t, "logout")
 	s := open(t, tok)
@@ -98,6 +102,7 @@ func TestFaultForeignLogout(t *testing.T) {
 // its dead sessions, opens new ones, logs in again and retries: no failure, no wrong
 // result, and no session left behind (sessions counted on the token).
 func TestFaultSessionsClosed(t *testing.T) {
+	watchdog(t, faultTestLimit)
 	tok := softhsmtest.New(t, "closeall")
 	s := open(t, tok)
 	k := makeKeys(t, s)
@@ -136,6 +141,7 @@ func TestFaultSessionsClosed(t *testing.T) {
 // backoff, and after the restart everything works again through the same Store and the
 // same Secrets, without reopening anything.
 func TestFaultP11KitRestart(t *testing.T) {
+	watchdog(t, faultTestLimit)
 	ctx := context.Background()
 	tok := softhsmtest.New(t, "p11kit")
 	k11 := softhsmtest.StartP11Kit(t, tok)
@@ -209,12 +215,63 @@ func TestFaultP11KitRestart(t *testing.T) {
 	}
 }
 
+// TestFaultP11KitKilledUnderLoad: the p11-kit server is killed and restarted 20 times
+// while 8 goroutines sign, compute HMACs and look keys up over it. p11-kit-client.so hangs
+// forever when its connection breaks with several threads waiting for replies (see
+// serialModule in conn.go); hsmstore makes one call at a time into it, so every kill is
+// an outage the calls come through: only documented errors, no wrong result, and the
+// store works after each restart.
+func TestFaultP11KitKilledUnderLoad(t *testing.T) {
+	watchdog(t, faultTestLimit)
+	ctx := context.Background()
+	tok := softhsmtest.New(t, "p11kitkill")
+	k11 := softhsmtest.StartP11Kit(t, tok)
+	s, err := hsmstore.Open(ctx, hsmstore.Config{Library: k11.Module, TokenLabel: tok.Label, PIN: tok.PIN,
+		ReconnectBackoff: 20 * time.Millisecond, ReconnectBackoffMax: 100 * time.Millisecond, MaxSessions: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	k := makeKeys(t, s)
+	l := startLoad(8, func(ctx context.Context, g, i int) (bool, error) {
+		switch (g + i) % 4 {
+		case 0:
+			return k.mac(ctx, i)
+		case 1, 2:
+			return k.sign(ctx, i)
+		}
+		e, err := s.Entry(ctx, "rsa")
+		if err != nil {
+			return errors.Is(err, secrets.ErrNotFound), err
+		}
+		return e.Kind() != secrets.KindRSA, nil
+	})
+	const kills = 20
+	for i := 0; i < kills; i++ {
+		time.Sleep(300 * time.Millisecond)
+		k11.Kill()
+		time.Sleep(100 * time.Millisecond)
+		if err := k11.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitOK(t, 5*time.Second, func() error { _, err := k.sign(ctx, i); return err })
+	}
+	l.stop()
+	l.check(t)
+	st := s.Stats()
+	t.Logf("calls=%d failed=%d; %s", l.calls.Load(), l.fails.Load(), statsLine(st))
+	if st.Recoveries < kills/2 || !st.Up {
+		t.Errorf("%d kills: %s", kills, statsLine(st))
+	}
+}
+
 // TestFaultWrongPINOnRelogin: the user PIN is changed behind the store's back and the
 // session logged out. The re-login costs exactly one C_Login (counted by OpenSC's
 // pkcs11-spy in front of SoftHSM); the call fails with ErrWrongPIN (and ErrUnavailable),
 // and every later call fails at once, without another C_Login that could lock the token.
 // The PIN appears in no log line.
 func TestFaultWrongPINOnRelogin(t *testing.T) {
+	watchdog(t, faultTestLimit)
 	spy := requireSpy(t)
 	ctx := context.Background()
 	tok := softhsmtest.New(t, "pinchg")
@@ -291,6 +348,7 @@ func TestFaultWrongPINOnRelogin(t *testing.T) {
 // module, finds no token and fails calls with ErrUnavailable until a reconnect attempt
 // finds it again, then re-resolves the entries' handles.
 func TestFaultTokenDirRemoved(t *testing.T) {
+	watchdog(t, faultTestLimit)
 	ctx := context.Background()
 	tok := softhsmtest.New(t, "tokdir")
 	const backoffMin, backoffMax = 50 * time.Millisecond, 400 * time.Millisecond
@@ -343,6 +401,7 @@ func TestFaultTokenDirRemoved(t *testing.T) {
 // TestCloseInFlight: Close is idempotent, lets operations in flight finish (they succeed or
 // fail with ErrClosed, nothing else), and a closed store's entries fail with ErrClosed.
 func TestCloseInFlight(t *testing.T) {
+	watchdog(t, faultTestLimit)
 	ctx := context.Background()
 	tok := softhsmtest.New(t, "close")
 	s1 := open(t, tok)
@@ -432,6 +491,7 @@ var _ = crypto.SHA256
 // module for both, while the second token keeps answering, without a failed call; the
 // first recovers when its directory is back.
 func TestFaultOneTokenAway(t *testing.T) {
+	watchdog(t, faultTestLimit)
 	ctx := context.Background()
 	tokA := softhsmtest.New(t, "away-a")
 	tokB := softhsmtest.New(t, "away-b")
@@ -486,6 +546,7 @@ func TestFaultOneTokenAway(t *testing.T) {
 // in the middle of the call: a valid ciphertext must never be reported as failing
 // verification.
 func TestFaultLogoutDecrypt(t *testing.T) {
+	watchdog(t, faultTestLimit)
 	ctx := context.Background()
 	tok := softhsmtest.New(t, "logout-dec")
 	s := open(t, tok)

@@ -10,6 +10,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -139,7 +142,45 @@ func (k *keys) sign(ctx context.Context, i int) (wrong bool, err error) {
 	return rsa.VerifyPKCS1v15(k.rsaPub, crypto.SHA256, d[:], sig) != nil, nil
 }
 
-// A load runs operations from n goroutines until stopped and records what happened.
+// watchdog ends the test binary with a report of the hang when the test still runs after
+// limit, instead of letting it hang until go test's -timeout: a test whose goroutine is
+// stuck in a call cannot fail on its own.
+func watchdog(t testing.TB, limit time.Duration) {
+	name := t.Name()
+	tm := time.AfterFunc(limit, func() { hung(fmt.Sprintf("%s still running after %v", name, limit)) })
+	t.Cleanup(func() { tm.Stop() })
+}
+
+// stallLimit is how long a load may go without finishing a call before it is a hang: an
+// outage makes calls fail fast, and a call waits at most PoolWaitTimeout (30 s) for a
+// session.
+const stallLimit = 60 * time.Second
+
+// hung prints every goroutine's stack and, where gdb is installed, every thread's native
+// stack (a hang inside a PKCS#11 module shows only there: Go shows the cgo call, not the
+// lock it waits for), then panics, which fails the test binary. It writes to stderr:
+// output given to t.Log is lost when the binary dies.
+func hung(what string) {
+	buf := make([]byte, 16<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	fmt.Fprintf(os.Stderr, "\n=== WATCHDOG: %s: a hang\n\n=== goroutines:\n%s\n", what, buf)
+	if gdb, err := exec.LookPath("gdb"); err == nil {
+		// gdb needs the right to ptrace this process (root, or kernel.yama.ptrace_scope=0).
+		cmd := exec.Command(gdb, "-p", strconv.Itoa(os.Getpid()), "-batch", "-nx", "-ex", "thread apply all bt")
+		out := make(chan []byte, 1)
+		go func() { b, _ := cmd.CombinedOutput(); out <- b }()
+		select {
+		case b := <-out:
+			fmt.Fprintf(os.Stderr, "=== native stacks (gdb):\n%s\n", b)
+		case <-time.After(90 * time.Second):
+			fmt.Fprintln(os.Stderr, "=== gdb did not finish within 90s")
+		}
+	}
+	panic("watchdog: " + what)
+}
+
+// A load runs operations from n goroutines until stopped and records what happened. When
+// no call finishes for stallLimit while it runs, it reports a hang (see hung).
 type load struct {
 	calls, fails, wrong atomic.Int64
 	mu                  sync.Mutex
@@ -171,6 +212,23 @@ func documented(err error) bool {
 func startLoad(n int, op func(ctx context.Context, g, i int) (bool, error)) *load {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &load{cancel: cancel}
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		last, since := int64(-1), time.Now()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if n := l.calls.Load(); n != last {
+				last, since = n, time.Now()
+			} else if time.Since(since) > stallLimit {
+				hung(fmt.Sprintf("no call of the load finished for %v (%d calls before)", stallLimit, n))
+			}
+		}
+	}()
 	for g := 0; g < n; g++ {
 		l.wg.Add(1)
 		go func() {

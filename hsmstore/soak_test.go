@@ -30,6 +30,8 @@ func TestLongSoak(t *testing.T) {
 		}
 		dur = d
 	}
+	// The soak lasts dur; setting up, the checks and the cleanup take well under 3 minutes.
+	watchdog(t, dur+3*time.Minute)
 	ctx := context.Background()
 	tokD := softhsmtest.New(t, "soak-direct")
 	tokK := softhsmtest.New(t, "soak-p11kit")
