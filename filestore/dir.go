@@ -110,8 +110,7 @@ type DirStore struct {
 	closed bool
 	files  map[string]*dirFile   // alias (file name) → file
 	ids    map[string][]*dirFile // versioned secret id → versions, highest first
-	subs   map[int]func(secrets.Change)
-	nextID int
+	subs   secrets.Subscribers
 }
 
 type dirFile struct {
@@ -150,7 +149,7 @@ func OpenDir(ctx context.Context, dir string, cfg DirConfig) (*DirStore, error) 
 	if strings.ContainsAny(cfg.VersionSuffix, "/\x00") {
 		return nil, fmt.Errorf("filestore: key directory %s: versionSuffix %q holds a path separator", dir, cfg.VersionSuffix)
 	}
-	s := &DirStore{dir: dir, name: cfg.Name, cfg: cfg, subs: map[int]func(secrets.Change){}}
+	s := &DirStore{dir: dir, name: cfg.Name, cfg: cfg}
 	if s.name == "" {
 		s.name = filepath.Base(dir)
 	}
@@ -524,35 +523,20 @@ func (s *DirStore) Reload(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	s.files, s.ids = files, ids
-	subs := make([]func(secrets.Change), 0, len(s.subs))
-	for _, f := range s.subs {
-		subs = append(subs, f)
-	}
 	s.mu.Unlock()
 	ch := secrets.Change{Store: s.name}
 	if !all {
 		slices.Sort(changed)
 		ch.Aliases = changed
 	}
-	for _, f := range subs {
-		f(ch)
-	}
+	s.subs.Notify(ch)
 	return true, nil
 }
 
 // Subscribe registers f to be called after a Reload that found changes (secrets.Notifier).
 // f runs on the goroutine that called Reload and must not block.
 func (s *DirStore) Subscribe(f func(secrets.Change)) (unsubscribe func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id := s.nextID
-	s.nextID++
-	s.subs[id] = f
-	return func() {
-		s.mu.Lock()
-		delete(s.subs, id)
-		s.mu.Unlock()
-	}
+	return s.subs.Subscribe(f)
 }
 
 // Close releases the store; later calls fail with ErrClosed. It is idempotent.
@@ -560,7 +544,8 @@ func (s *DirStore) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	s.files, s.ids, s.subs = nil, nil, map[int]func(secrets.Change){}
+	s.files, s.ids = nil, nil
+	s.subs.Clear()
 	return nil
 }
 

@@ -87,9 +87,7 @@ type Store struct {
 	st     *state
 	closed bool
 
-	subMu   sync.Mutex
-	subs    map[int]func(secrets.Change)
-	nextSub int
+	subs secrets.Subscribers
 
 	stopWatch chan struct{}
 	watchDone chan struct{}
@@ -147,7 +145,7 @@ func Open(ctx context.Context, path string, cfg Config) (*Store, error) {
 	if cfg.Iterations > MaxIterations {
 		return nil, fmt.Errorf("filestore: Config.Iterations %d exceeds MaxIterations %d", cfg.Iterations, MaxIterations)
 	}
-	s := &Store{path: path, name: cfg.Name, cfg: cfg, subs: map[int]func(secrets.Change){}}
+	s := &Store{path: path, name: cfg.Name, cfg: cfg}
 	if s.name == "" {
 		s.name = filepath.Base(path)
 	}
@@ -453,28 +451,11 @@ func (s *Store) Close() error {
 // the file changed on disk (Aliases nil). f runs on the goroutine that made the change and
 // must not block.
 func (s *Store) Subscribe(f func(secrets.Change)) (unsubscribe func()) {
-	s.subMu.Lock()
-	defer s.subMu.Unlock()
-	id := s.nextSub
-	s.nextSub++
-	s.subs[id] = f
-	return func() {
-		s.subMu.Lock()
-		defer s.subMu.Unlock()
-		delete(s.subs, id)
-	}
+	return s.subs.Subscribe(f)
 }
 
 func (s *Store) notify(aliases []string) {
-	s.subMu.Lock()
-	fs := make([]func(secrets.Change), 0, len(s.subs))
-	for _, f := range s.subs {
-		fs = append(fs, f)
-	}
-	s.subMu.Unlock()
-	for _, f := range fs {
-		f(secrets.Change{Store: s.name, Aliases: slices.Clone(aliases)})
-	}
+	s.subs.Notify(secrets.Change{Store: s.name, Aliases: aliases})
 }
 
 // sameFile reports whether the file on disk is still the one st was read from.

@@ -360,3 +360,22 @@ func TestSharedLookupLeaderCancelled(t *testing.T) {
 	close(st.gate)
 	require.NoError(t, <-followerErr, "the follower's own ctx is live")
 }
+
+func TestSubscribers(t *testing.T) {
+	var s secrets.Subscribers
+	var got []secrets.Change
+	unsub := s.Subscribe(func(c secrets.Change) { got = append(got, c) })
+	aliases := []string{"a"}
+	s.Notify(secrets.Change{Store: "st", Aliases: aliases})
+	aliases[0] = "changed"
+	require.Len(t, got, 1)
+	assert.Equal(t, secrets.Change{Store: "st", Aliases: []string{"a"}}, got[0], "each subscriber gets its own copy")
+	unsub()
+	unsub()
+	s.Notify(secrets.Change{Store: "st"})
+	assert.Len(t, got, 1, "an unsubscribed function is not called")
+	s.Subscribe(func(c secrets.Change) { got = append(got, c) })
+	s.Clear()
+	s.Notify(secrets.Change{Store: "st"})
+	assert.Len(t, got, 1, "Clear removes every subscriber")
+}

@@ -19,14 +19,13 @@ type MemoryStore struct {
 
 	mu      sync.RWMutex
 	entries map[string]secrets.Entry
-	subs    map[int]func(secrets.Change)
-	nextSub int
+	subs    secrets.Subscribers
 	closed  bool
 }
 
 // NewMemoryStore returns an empty store with the given name.
 func NewMemoryStore(name string) *MemoryStore {
-	return &MemoryStore{name: name, entries: make(map[string]secrets.Entry), subs: make(map[int]func(secrets.Change))}
+	return &MemoryStore{name: name, entries: make(map[string]secrets.Entry)}
 }
 
 // Name returns the store's name.
@@ -129,29 +128,10 @@ func (m *MemoryStore) Delete(ctx context.Context, alias string) error {
 }
 
 // Subscribe registers fn for changes (imports, generations, deletions).
-func (m *MemoryStore) Subscribe(fn func(secrets.Change)) func() {
-	m.mu.Lock()
-	id := m.nextSub
-	m.nextSub++
-	m.subs[id] = fn
-	m.mu.Unlock()
-	return func() {
-		m.mu.Lock()
-		delete(m.subs, id)
-		m.mu.Unlock()
-	}
-}
+func (m *MemoryStore) Subscribe(fn func(secrets.Change)) func() { return m.subs.Subscribe(fn) }
 
 func (m *MemoryStore) notify(alias string) {
-	m.mu.RLock()
-	fns := make([]func(secrets.Change), 0, len(m.subs))
-	for _, f := range m.subs {
-		fns = append(fns, f)
-	}
-	m.mu.RUnlock()
-	for _, f := range fns {
-		f(secrets.Change{Store: m.name, Aliases: []string{alias}})
-	}
+	m.subs.Notify(secrets.Change{Store: m.name, Aliases: []string{alias}})
 }
 
 // Close empties the store; later calls fail with secrets.ErrClosed. It is idempotent.
