@@ -41,7 +41,11 @@
 //     crypto/cipher; Seal on a generic secret is secrets.ErrWrongKind.
 //   - RSA PKCS#1 v1.5 and PSS signing, PKCS#1 v1.5 and OAEP decryption (OAEP with SHA-2 on a
 //     token that only does SHA-1, SoftHSM 2.6, is an error wrapping errors.ErrUnsupported
-//     naming CKM_RSA_PKCS_OAEP), ECDSA signing returning ASN.1 like crypto/ecdsa.
+//     naming CKM_RSA_PKCS_OAEP), ECDSA signing returning ASN.1 like crypto/ecdsa. PKCS#1
+//     v1.5 decryption gives no padding oracle: with CKM_RSA_X_509 the raw RSA operation runs
+//     in the token and the padding is checked in constant time in Go (SessionKeyLen as in
+//     crypto/rsa); without it, a failure makes the same token calls as a success and one
+//     error, leaving only the token's own timing (see rsaKey.Decrypt).
 //   - Export reads CKA_VALUE of a secret key that is extractable and not sensitive; otherwise
 //     an error wraps secrets.ErrNotExtractable and names the attributes to set.
 //

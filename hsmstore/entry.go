@@ -268,7 +268,11 @@ type privKey struct {
 	ref *objRef
 }
 
-type rsaKey struct{ privKey }
+type rsaKey struct {
+	privKey
+	canDecrypt bool        // CKA_DECRYPT is true
+	noRaw      atomic.Bool // the token refused CKM_RSA_X_509 for the key
+}
 
 type ecKey struct {
 	privKey
@@ -356,16 +360,30 @@ func (k *privKey) sign(ctx context.Context, mech []*pkcs11.Mechanism, input []by
 	return sig, err
 }
 
-// Decrypt decrypts inside the token: PKCS#1 v1.5 (CKM_RSA_PKCS) when opts is nil or
+// Decrypt decrypts inside the token: PKCS#1 v1.5 when opts is nil or
 // *rsa.PKCS1v15DecryptOptions, OAEP (CKM_RSA_PKCS_OAEP) when *rsa.OAEPOptions. OAEP with a
 // hash other than SHA-1 on a token that only does SHA-1 (SoftHSM 2.6) is an error wrapping
 // errors.ErrUnsupported. A failed decryption wraps secrets.ErrVerification and says nothing
-// more.
+// more: every failure is the same error.
+//
+// PKCS#1 v1.5 decryption must not tell a caller whether the padding was right (Bleichenbacher's
+// attack needs only that bit, from an error or from timing). Where the token offers
+// CKM_RSA_X_509 and the key has CKA_DECRYPT, the raw RSA operation runs inside the token (the
+// private key never leaves it) and the padding is removed here in constant time, as crypto/rsa
+// does; rsa.PKCS1v15DecryptOptions.SessionKeyLen then behaves as in crypto/rsa (a random key
+// of that length, and no error, for bad padding). Elsewhere CKM_RSA_PKCS removes the padding
+// inside the token, and a failed decryption makes the same PKCS#11 calls as a successful one
+// (the session is probed after both, and kept): what remains is the token's own timing,
+// which hsmstore cannot control (SoftHSM, for one, logs the failure); SessionKeyLen then
+// returns the random key for every failure of the token.
 func (k *rsaKey) Decrypt(ctx context.Context, ciphertext []byte, opts crypto.DecrypterOpts) ([]byte, error) {
 	mech := mechRSAPKCS
 	oaepSHA2 := false
+	sessionKeyLen := 0
 	switch o := opts.(type) {
-	case nil, *rsa.PKCS1v15DecryptOptions:
+	case nil:
+	case *rsa.PKCS1v15DecryptOptions:
+		sessionKeyLen = o.SessionKeyLen
 	case *rsa.OAEPOptions:
 		h := o.Hash
 		mgfHash := o.MGFHash
@@ -394,6 +412,128 @@ func (k *rsaKey) Decrypt(ctx context.Context, ciphertext []byte, opts crypto.Dec
 	default:
 		return nil, fmt.Errorf("hsmstore: decrypt options %T: %w", opts, errors.ErrUnsupported)
 	}
+	pub, _ := k.pub.(*rsa.PublicKey)
+	size := 0
+	if pub != nil {
+		size = pub.Size()
+	}
+	var key []byte
+	if sessionKeyLen > 0 {
+		// As crypto/rsa: the random key is drawn before decrypting, and returned instead of
+		// an error when the padding is bad.
+		if size-(sessionKeyLen+11) < 0 {
+			return nil, errDecrypt
+		}
+		key = make([]byte, sessionKeyLen)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+	}
+	if mech[0].Mechanism == pkcs11.CKM_RSA_PKCS && k.rawOK() && size >= 11 {
+		pt, err := k.decryptRaw(ctx, pub, ciphertext, key)
+		if err != errNoRaw {
+			return pt, err
+		}
+	}
+	pt, err := k.decryptToken(ctx, mech, oaepSHA2, ciphertext)
+	if key != nil {
+		if err == errDecrypt {
+			return key, nil
+		}
+		if err == nil && len(pt) == len(key) {
+			return pt, nil
+		}
+		if err == nil {
+			return key, nil
+		}
+	}
+	return pt, err
+}
+
+var mechRSAX509 = []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_X_509, nil)}
+
+// errNoRaw: the token refused CKM_RSA_X_509 for the key; CKM_RSA_PKCS is used instead.
+var errNoRaw = errors.New("hsmstore: CKM_RSA_X_509 refused")
+
+// rawOK reports whether PKCS#1 v1.5 decryption may use CKM_RSA_X_509 with this key.
+func (k *rsaKey) rawOK() bool {
+	return k.canDecrypt && !k.noRaw.Load() && k.st.c.hasMech(pkcs11.CKM_RSA_X_509)
+}
+
+// decryptRaw decrypts with CKM_RSA_X_509 inside the token and removes the PKCS#1 v1.5
+// padding in constant time. With key (SessionKeyLen), key is returned, holding the message
+// when it is valid and of key's length, else still random. What is checked before the token
+// is called (ciphertext length, below the modulus) is public.
+func (k *rsaKey) decryptRaw(ctx context.Context, pub *rsa.PublicKey, ciphertext, key []byte) ([]byte, error) {
+	size := pub.Size()
+	if len(ciphertext) > size {
+		return nil, errDecrypt
+	}
+	c := ciphertext
+	if len(c) < size {
+		c = make([]byte, size)
+		copy(c[size-len(ciphertext):], ciphertext)
+	}
+	if new(big.Int).SetBytes(c).Cmp(pub.N) >= 0 {
+		return nil, errDecrypt
+	}
+	var em []byte
+	err := k.st.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
+		p := k.st.c.p11
+		kh, err := k.ref.get(sh)
+		if err != nil {
+			return false, err
+		}
+		if err := p.DecryptInit(sh, mechRSAX509, kh); err != nil {
+			k.ref.drop(kh, err)
+			if !isFault(err) && (isCKR(err, pkcs11.CKR_MECHANISM_INVALID) || isCKR(err, pkcs11.CKR_KEY_FUNCTION_NOT_PERMITTED) ||
+				isCKR(err, pkcs11.CKR_KEY_TYPE_INCONSISTENT) || isCKR(err, pkcs11.CKR_MECHANISM_PARAM_INVALID)) {
+				k.noRaw.Store(true)
+				return false, errNoRaw
+			}
+			return false, fmt.Errorf("hsmstore: C_DecryptInit CKM_RSA_X_509: %w", err)
+		}
+		// The raw operation has no padding to fail on: an error here is the token's, for
+		// any ciphertext.
+		out, err := p.Decrypt(sh, c)
+		if err != nil {
+			return true, fmt.Errorf("hsmstore: C_Decrypt CKM_RSA_X_509: %w", err)
+		}
+		em = out
+		return false, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(em) > size {
+		return nil, fmt.Errorf("hsmstore: CKM_RSA_X_509 gave %d bytes for a %d-byte modulus", len(em), size)
+	}
+	if len(em) < size {
+		// A token that strips leading zero bytes (SoftHSM does not).
+		full := make([]byte, size)
+		copy(full[size-len(em):], em)
+		clear(em)
+		em = full
+	}
+	if key != nil {
+		sessionKeyPKCS1v15(em, key)
+		clear(em)
+		return key, nil
+	}
+	valid, index := unpadPKCS1v15(em)
+	if valid == 0 {
+		clear(em)
+		return nil, errDecrypt
+	}
+	return em[index:], nil
+}
+
+// decryptToken decrypts with mech (CKM_RSA_PKCS or CKM_RSA_PKCS_OAEP), the padding checked
+// inside the token. Tokens answer CKR_GENERAL_ERROR both for bad padding and for a login
+// lost during the call, so the session is probed after every decryption, failed or not: a
+// failure makes the same calls as a success (no extra probe, no closed session) and costs
+// the same here.
+func (k *rsaKey) decryptToken(ctx context.Context, mech []*pkcs11.Mechanism, oaepSHA2 bool, ciphertext []byte) ([]byte, error) {
 	var pt []byte
 	err := k.st.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
 		p := k.st.c.p11
@@ -409,14 +549,19 @@ func (k *rsaKey) Decrypt(ctx context.Context, ciphertext []byte, opts crypto.Dec
 			return false, fmt.Errorf("hsmstore: C_DecryptInit %s: %w", mechName(mech[0].Mechanism), err)
 		}
 		out, err := p.Decrypt(sh, ciphertext)
-		if err != nil {
-			if err := k.st.c.faultOrNil(sh, err); err != nil {
-				return true, fmt.Errorf("hsmstore: C_Decrypt %s: %w", mechName(mech[0].Mechanism), err)
-			}
-			return true, secrets.ErrVerification
+		probe := k.st.c.checkLive(sh)
+		switch {
+		case err == nil:
+			pt = out
+			return false, nil
+		case isFault(err):
+			return true, fmt.Errorf("hsmstore: C_Decrypt %s: %w", mechName(mech[0].Mechanism), err)
+		case isFault(probe):
+			return true, &faultError{level: faultLevel(probe), err: fmt.Errorf("hsmstore: C_Decrypt %s: %w (after %v)", mechName(mech[0].Mechanism), probe, err)}
 		}
-		pt = out
-		return false, nil
+		// The data's failure. C_Decrypt ended the operation (PKCS#11 §5.9): the session
+		// goes back to the pool, as after a success.
+		return false, errDecrypt
 	})
 	return pt, err
 }
@@ -455,6 +600,7 @@ var mechNames = map[uint]string{
 	pkcs11.CKM_SHA384_HMAC:   "CKM_SHA384_HMAC",
 	pkcs11.CKM_SHA512_HMAC:   "CKM_SHA512_HMAC",
 	pkcs11.CKM_RSA_PKCS:      "CKM_RSA_PKCS",
+	pkcs11.CKM_RSA_X_509:     "CKM_RSA_X_509",
 	pkcs11.CKM_RSA_PKCS_PSS:  "CKM_RSA_PKCS_PSS",
 	pkcs11.CKM_RSA_PKCS_OAEP: "CKM_RSA_PKCS_OAEP",
 	pkcs11.CKM_ECDSA:         "CKM_ECDSA",

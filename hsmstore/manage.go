@@ -390,7 +390,7 @@ func (s *Store) selfSign(ctx context.Context, alias string, spec secrets.KeySpec
 	var e secrets.EntrySigner
 	b := base{st: s, alias: alias, pub: pub}
 	if kt == pkcs11.CKK_RSA {
-		e = &rsaKey{privKey{base: b, ref: ref}}
+		e = &rsaKey{privKey: privKey{base: b, ref: ref}}
 	} else {
 		e = &ecKey{privKey: privKey{base: b, ref: ref}, size: (curve.Params().BitSize + 7) / 8}
 	}

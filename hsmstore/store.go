@@ -347,7 +347,7 @@ func (s *Store) secretEntry(sh pkcs11.SessionHandle, alias string, h pkcs11.Obje
 
 func (s *Store) privateEntry(sh pkcs11.SessionHandle, alias string, h pkcs11.ObjectHandle) (secrets.Entry, error) {
 	p := s.c.p11
-	at, err := attrs(p, sh, h, pkcs11.CKA_KEY_TYPE, pkcs11.CKA_ID, pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT, pkcs11.CKA_EC_PARAMS)
+	at, err := attrs(p, sh, h, pkcs11.CKA_KEY_TYPE, pkcs11.CKA_ID, pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT, pkcs11.CKA_EC_PARAMS, pkcs11.CKA_DECRYPT)
 	if err != nil {
 		return nil, err
 	}
@@ -409,7 +409,7 @@ func (s *Store) privateEntry(sh pkcs11.SessionHandle, alias string, h pkcs11.Obj
 			return nil, errors.New("the certificate does not hold the private key's public key")
 		}
 		b.kind = secrets.KindRSA
-		return &rsaKey{privKey{base: b, ref: s.newRef(pkcs11.CKO_PRIVATE_KEY, alias, h, kt, pkcs11.CKA_MODULUS, at[pkcs11.CKA_MODULUS])}}, nil
+		return &rsaKey{privKey: privKey{base: b, ref: s.newRef(pkcs11.CKO_PRIVATE_KEY, alias, h, kt, pkcs11.CKA_MODULUS, at[pkcs11.CKA_MODULUS])}, canDecrypt: boolOf(at[pkcs11.CKA_DECRYPT])}, nil
 	case pkcs11.CKK_EC:
 		ep, ok := pub.(*ecdsa.PublicKey)
 		if !ok {
