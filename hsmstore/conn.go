@@ -670,14 +670,39 @@ func (c *conn) faultOrNil(sh pkcs11.SessionHandle, err error) error {
 // with ErrUnavailable until the next reconnect attempt is due.
 func (c *conn) do(ctx context.Context, f func(s pkcs11.SessionHandle) (broken bool, err error)) error {
 	c.st.ops.Add(1)
-	err := c.doRetry(ctx, f)
+	err := c.doRetry(ctx, f, nil)
 	if err != nil && (errors.Is(err, ErrUnavailable) || errors.Is(err, errPoolTimeout) || isFault(err)) {
 		c.st.errs.Add(1)
 	}
 	return err
 }
 
-func (c *conn) doRetry(ctx context.Context, f func(s pkcs11.SessionHandle) (bool, error)) error {
+// errWriteUnknown is wrapped by the error of a write that met a fault after it was sent.
+var errWriteUnknown = errors.New("the token failed during a write, which may or may not have happened; it was not run again")
+
+// doWrite runs a write (C_CreateObject, C_GenerateKey, C_GenerateKeyPair, C_DestroyObject,
+// C_SetAttributeValue) as do runs an operation, except that f is not run again after a
+// fault once it has set *sent, just before its first write call: the write may have reached
+// the token and only its reply been lost, and running it again could leave a duplicate
+// label or an orphan object, or report "not found" for what the first try deleted. The
+// error then wraps ErrUnavailable and errWriteUnknown and says to check with Entry or
+// Aliases. A fault before *sent is set is recovered and f run again, as do does.
+func (c *conn) doWrite(ctx context.Context, f func(s pkcs11.SessionHandle, sent *bool) (broken bool, err error)) error {
+	c.st.ops.Add(1)
+	var sent bool
+	err := c.doRetry(ctx, func(s pkcs11.SessionHandle) (bool, error) {
+		sent = false
+		return f(s, &sent)
+	}, &sent)
+	if err != nil && (errors.Is(err, ErrUnavailable) || errors.Is(err, errPoolTimeout) || isFault(err)) {
+		c.st.errs.Add(1)
+	}
+	return err
+}
+
+// doRetry runs f, recovering from a fault and running f once more; not after a fault when
+// sent is set (see doWrite).
+func (c *conn) doRetry(ctx context.Context, f func(s pkcs11.SessionHandle) (bool, error), sent *bool) error {
 	var handleRetried, recovered bool
 	for {
 		if err := ctx.Err(); err != nil {
@@ -695,6 +720,10 @@ func (c *conn) doRetry(ctx context.Context, f func(s pkcs11.SessionHandle) (bool
 		c.st.faults.Add(1)
 		msg := err.Error()
 		c.st.lastFault.Store(&msg)
+		if sent != nil && *sent {
+			// The next call recovers the connection; this one is not run again.
+			return fmt.Errorf("hsmstore: token %q: %w: %w (check with Entry or Aliases): %w", c.tok.Label, ErrUnavailable, errWriteUnknown, err)
+		}
 		if lvl == faultHandle && !handleRetried {
 			// The entry dropped its handle and resolves it again on the next try.
 			handleRetried = true

@@ -86,7 +86,13 @@
 //     (key type; CKA_CHECK_VALUE, CKA_MODULUS or CKA_EC_PARAMS): a Secret obtained before
 //     the fault keeps working after it, and never uses another key that took its alias.
 //
-// The failed call is then run once more. Concurrent callers that meet the same fault share
+// The failed call is then run once more, except a key-management write (C_CreateObject,
+// C_GenerateKey(Pair), C_DestroyObject, C_SetAttributeValue) that was already sent: its
+// reply may be what was lost, and a blind second try could leave a duplicate or an orphan.
+// Generate and Import then remove what they wrote, found by name, and fail with an error
+// wrapping ErrUnavailable (nothing stored); Delete fails saying it may or may not have
+// happened. An overwrite writes the new entry under a temporary name and replaces the old
+// one only when it is complete. Concurrent callers that meet the same fault share
 // one recovery: they wait for it (bounded by their context) and retry. While the token stays
 // away, reconnect attempts follow a bounded exponential backoff (Config.ReconnectBackoff,
 // ReconnectBackoffMax) and calls in between fail at once with an error wrapping

@@ -12,10 +12,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"math/big"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/pkcs11"
@@ -167,13 +169,19 @@ func (s *Store) objectsOf(sh pkcs11.SessionHandle, alias string) ([]pkcs11.Objec
 // Delete removes every object of alias (see objectsOf): what keytool -delete removes, plus a
 // public-key object of the same CKA_ID. It wraps secrets.ErrNotFound when there is none.
 // Entries already resolved for alias fail afterwards with a token error.
+//
+// A fault after the first C_DestroyObject was sent is not retried (a retry would find
+// nothing and say "not found" for what the first try deleted): the error wraps
+// ErrUnavailable and says the delete may or may not have happened.
 func (s *Store) Delete(ctx context.Context, alias string) error {
 	return s.manage(ctx, "delete", alias, func() error {
-		return s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) { return false, s.destroyAlias(sh, alias) })
+		return s.write(ctx, func(sh pkcs11.SessionHandle, sent *bool) (bool, error) {
+			return false, s.destroyAlias(sh, alias, sent)
+		})
 	})
 }
 
-func (s *Store) destroyAlias(sh pkcs11.SessionHandle, alias string) error {
+func (s *Store) destroyAlias(sh pkcs11.SessionHandle, alias string, sent *bool) error {
 	hs, err := s.objectsOf(sh, alias)
 	if err != nil {
 		return err
@@ -181,12 +189,176 @@ func (s *Store) destroyAlias(sh pkcs11.SessionHandle, alias string) error {
 	if len(hs) == 0 {
 		return secrets.ErrNotFound
 	}
+	*sent = true
 	for _, h := range hs {
-		if err := s.c.p11.DestroyObject(sh, h); err != nil {
+		if err := wrote("C_DestroyObject", s.c.p11.DestroyObject(sh, h)); err != nil {
 			return fmt.Errorf("C_DestroyObject: %w", err)
 		}
 	}
 	return nil
+}
+
+// write runs a key-management write on a session of the store's connection: see
+// conn.doWrite (not run again after a fault once sent).
+func (s *Store) write(ctx context.Context, f func(sh pkcs11.SessionHandle, sent *bool) (bool, error)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return secrets.ErrClosed
+	}
+	return s.c.doWrite(ctx, f)
+}
+
+// writeHook, set by tests, sees the result of every write call and may replace it (a reply
+// lost after the token did the write).
+var writeHook atomic.Pointer[func(call string, err error) error]
+
+// wrote passes the result of a write call through writeHook.
+func wrote(call string, err error) error {
+	if h := writeHook.Load(); h != nil {
+		return (*h)(call, err)
+	}
+	return err
+}
+
+// tempName returns a unique name for the objects of an entry being made to replace another.
+func tempName() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return tempPrefix + hex.EncodeToString(b[:]), nil
+}
+
+// tempPrefix starts the names of entries being made to replace others.
+const tempPrefix = "hsmstore-tmp-"
+
+// create makes a new entry for alias with make, which writes every object of the entry under
+// the name it is given (CKA_LABEL, CKA_ID as keytool's layout has them).
+//
+// A free alias is written directly. An alias in use is replaced (overwrite) only once its
+// new entry is complete: make writes under a unique temporary name, then rename deletes the
+// old objects and gives the new ones the alias (C_SetAttributeValue of CKA_LABEL and CKA_ID).
+// A create that fails before that leaves the old entry as it was.
+//
+// When make fails, what it wrote is removed, found again by name (a new search, not a
+// blind retry): an error wrapping errWriteUnknown (a fault with the reply of a write lost)
+// then means nothing was stored.
+func (s *Store) create(ctx context.Context, alias string, overwrite bool, make func(name string) error) error {
+	ex, err := s.exists(ctx, alias)
+	if err != nil {
+		return err
+	}
+	if ex && !overwrite {
+		return secrets.ErrExists
+	}
+	name := alias
+	if ex {
+		if name, err = tempName(); err != nil {
+			return err
+		}
+	}
+	if err := make(name); err != nil {
+		return s.undo(name, err)
+	}
+	if name == alias {
+		return nil
+	}
+	changed, err := s.rename(ctx, alias, name)
+	if err != nil && !changed {
+		return s.undo(name, fmt.Errorf("%w: the old entry is unchanged", err))
+	}
+	if err != nil {
+		return fmt.Errorf("%w: the new entry was complete under the temporary alias %q when replacing the old one failed: check %q with Entry; if it is not the new key, delete %q and try again", err, name, alias, name)
+	}
+	return nil
+}
+
+// undo removes every object named name after cause made a create fail. It searches again
+// on every try, so it may be retried after a fault.
+func (s *Store) undo(name string, cause error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
+		var sent bool
+		if err := s.destroyAlias(sh, name, &sent); !errors.Is(err, secrets.ErrNotFound) {
+			return false, err
+		}
+		return false, nil
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w (and removing what was written under %q failed: %v)", cause, name, err)
+	case errors.Is(cause, errWriteUnknown):
+		return fmt.Errorf("%w; what was written has been removed: nothing was stored", cause)
+	}
+	return cause
+}
+
+// rename gives the objects named tmp the alias in place of alias's objects, in one write:
+// it first checks that the token lets it change the new objects' CKA_LABEL and CKA_ID (by
+// setting them to what they are), then destroys alias's objects, then renames the new
+// ones. changed reports that the old objects may have been touched.
+func (s *Store) rename(ctx context.Context, alias, tmp string) (changed bool, err error) {
+	err = s.write(ctx, func(sh pkcs11.SessionHandle, sent *bool) (bool, error) {
+		p := s.c.p11
+		news, err := s.objectsOf(sh, tmp)
+		if err != nil {
+			return false, err
+		}
+		if len(news) == 0 {
+			return false, fmt.Errorf("the new objects under %q are gone", tmp)
+		}
+		olds, err := s.objectsOf(sh, alias)
+		if err != nil {
+			return false, err
+		}
+		type update struct {
+			h         pkcs11.ObjectHandle
+			cur, next []*pkcs11.Attribute
+		}
+		var ups []update
+		for _, h := range news {
+			at, err := attrs(p, sh, h, pkcs11.CKA_LABEL, pkcs11.CKA_ID)
+			if err != nil {
+				return false, err
+			}
+			var u update
+			for _, t := range []uint{pkcs11.CKA_LABEL, pkcs11.CKA_ID} {
+				if string(at[t]) == tmp {
+					u.cur = append(u.cur, pkcs11.NewAttribute(t, []byte(tmp)))
+					u.next = append(u.next, pkcs11.NewAttribute(t, []byte(alias)))
+				}
+			}
+			if len(u.next) > 0 {
+				u.h = h
+				ups = append(ups, u)
+			}
+		}
+		// Setting an attribute to its value changes nothing: this may run twice.
+		for _, u := range ups {
+			if err := p.SetAttributeValue(sh, u.h, u.cur); err != nil {
+				if isFault(err) {
+					return false, err
+				}
+				return false, fmt.Errorf("the token does not let the new objects be renamed (CKA_MODIFIABLE = false?): C_SetAttributeValue: %w", err)
+			}
+		}
+		*sent, changed = true, true
+		for _, h := range olds {
+			if err := wrote("C_DestroyObject", p.DestroyObject(sh, h)); err != nil {
+				return false, fmt.Errorf("delete the old objects: C_DestroyObject: %w", err)
+			}
+		}
+		for _, u := range ups {
+			if err := wrote("C_SetAttributeValue", p.SetAttributeValue(sh, u.h, u.next)); err != nil {
+				return false, fmt.Errorf("rename the new objects: C_SetAttributeValue: %w", err)
+			}
+		}
+		return false, nil
+	})
+	return changed, err
 }
 
 // Generate creates a key on the token in keytool's layout and returns its entry:
@@ -203,20 +375,31 @@ func (s *Store) destroyAlias(sh pkcs11.SessionHandle, alias string) error {
 // CKA_EXTRACTABLE=false, usage flags), then the Config's templates for "generate", then the
 // layout attributes; spec.Extractable forces CKA_EXTRACTABLE=true and CKA_SENSITIVE=false.
 // Fails with an error wrapping secrets.ErrExists when anything already has the alias.
+//
+// A generation that fails leaves nothing behind: what it wrote is removed. A fault after a
+// write was sent is not retried blindly (see Import).
 func (s *Store) Generate(ctx context.Context, alias string, spec secrets.KeySpec) (secrets.Entry, error) {
+	return s.generate(ctx, alias, spec, false)
+}
+
+// GenerateOverwrite is Generate replacing the entry alias names, if any, as Import with
+// overwrite does: the new key is made first, and the old entry survives a generation that
+// fails.
+func (s *Store) GenerateOverwrite(ctx context.Context, alias string, spec secrets.KeySpec) (secrets.Entry, error) {
+	return s.generate(ctx, alias, spec, true)
+}
+
+func (s *Store) generate(ctx context.Context, alias string, spec secrets.KeySpec, overwrite bool) (secrets.Entry, error) {
 	err := s.manage(ctx, "generate", alias, func() error {
-		if ex, err := s.exists(ctx, alias); err != nil {
-			return err
-		} else if ex {
-			return secrets.ErrExists
-		}
-		switch spec.Kind {
-		case secrets.KindSecret, secrets.KindAES:
-			return s.generateSecret(ctx, alias, spec)
-		case secrets.KindRSA, secrets.KindEC:
-			return s.generatePair(ctx, alias, spec)
-		}
-		return fmt.Errorf("cannot generate a key of kind %v: %w", spec.Kind, secrets.ErrWrongKind)
+		return s.create(ctx, alias, overwrite, func(name string) error {
+			switch spec.Kind {
+			case secrets.KindSecret, secrets.KindAES:
+				return s.generateSecret(ctx, name, spec)
+			case secrets.KindRSA, secrets.KindEC:
+				return s.generatePair(ctx, alias, name, spec)
+			}
+			return fmt.Errorf("cannot generate a key of kind %v: %w", spec.Kind, secrets.ErrWrongKind)
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -262,8 +445,10 @@ func (s *Store) generateSecret(ctx context.Context, alias string, spec secrets.K
 	kt, defaults := secretAttrs(spec.Kind, spec.Extractable)
 	forced := append(secretForced(alias, kt, spec.Extractable), Ulong(pkcs11.CKA_VALUE_LEN, uint(bits/8)))
 	tmpl := s.template(OpGenerate, pkcs11.CKO_SECRET_KEY, kt, defaults, forced)
-	return s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
-		if _, err := s.c.p11.GenerateKey(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, tmpl); err != nil {
+	return s.write(ctx, func(sh pkcs11.SessionHandle, sent *bool) (bool, error) {
+		*sent = true
+		_, err := s.c.p11.GenerateKey(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, tmpl)
+		if err := wrote("C_GenerateKey", err); err != nil {
 			return false, fmt.Errorf("C_GenerateKey %s: %w", mechGenName(mech), err)
 		}
 		return false, nil
@@ -298,7 +483,9 @@ func privForced(alias string, kt uint) []Attr {
 		Bytes(pkcs11.CKA_ID, []byte(alias)), Bool(pkcs11.CKA_TOKEN, true), Bool(pkcs11.CKA_PRIVATE, true)}
 }
 
-func (s *Store) generatePair(ctx context.Context, alias string, spec secrets.KeySpec) error {
+// generatePair generates a key pair and its self-signed certificate (subject from alias)
+// under name.
+func (s *Store) generatePair(ctx context.Context, alias, name string, spec secrets.KeySpec) error {
 	var kt, mech uint
 	pubT := []Attr{Bool(pkcs11.CKA_VERIFY, true)}
 	var curve elliptic.Curve
@@ -330,31 +517,29 @@ func (s *Store) generatePair(ctx context.Context, alias string, spec secrets.Key
 	}
 	pubTmpl := s.template(OpGenerate, pkcs11.CKO_PUBLIC_KEY, kt, pubT,
 		[]Attr{Ulong(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY), Ulong(pkcs11.CKA_KEY_TYPE, kt), Bool(pkcs11.CKA_TOKEN, false)})
-	privTmpl := s.template(OpGenerate, pkcs11.CKO_PRIVATE_KEY, kt, privDefaults(kt, spec.Extractable), privForced(alias, kt))
-	var privH pkcs11.ObjectHandle
+	privTmpl := s.template(OpGenerate, pkcs11.CKO_PRIVATE_KEY, kt, privDefaults(kt, spec.Extractable), privForced(name, kt))
 	var ref *objRef
 	var pub crypto.PublicKey
-	err := s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
+	err := s.write(ctx, func(sh pkcs11.SessionHandle, sent *bool) (bool, error) {
 		p := s.c.p11
+		*sent = true
 		pubH, ph, err := p.GenerateKeyPair(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, pubTmpl, privTmpl)
-		if err != nil {
+		if err := wrote("C_GenerateKeyPair", err); err != nil {
 			return false, fmt.Errorf("C_GenerateKeyPair %s: %w", mechGenName(mech), err)
 		}
-		privH = ph
 		at, err := attrs(p, sh, pubH, pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT, pkcs11.CKA_EC_PARAMS, pkcs11.CKA_EC_POINT)
 		if err != nil {
 			return false, err
 		}
 		pub = publicFromAttrs(kt, at)
 		if kt == pkcs11.CKK_RSA {
-			ref = s.newRef(pkcs11.CKO_PRIVATE_KEY, alias, ph, kt, pkcs11.CKA_MODULUS, at[pkcs11.CKA_MODULUS])
+			ref = s.newRef(pkcs11.CKO_PRIVATE_KEY, name, ph, kt, pkcs11.CKA_MODULUS, at[pkcs11.CKA_MODULUS])
 		} else {
-			ref = s.newRef(pkcs11.CKO_PRIVATE_KEY, alias, ph, kt, pkcs11.CKA_EC_PARAMS, at[pkcs11.CKA_EC_PARAMS])
+			ref = s.newRef(pkcs11.CKO_PRIVATE_KEY, name, ph, kt, pkcs11.CKA_EC_PARAMS, at[pkcs11.CKA_EC_PARAMS])
 		}
-		_ = p.DestroyObject(sh, pubH)
+		_ = p.DestroyObject(sh, pubH) // a session object: it would go with the session anyway
 		if pub == nil {
-			_ = p.DestroyObject(sh, privH)
-			return false, errors.New("cannot read the generated public key")
+			return false, errors.New("cannot read the generated public key") // create removes the private key
 		}
 		return false, nil
 	})
@@ -362,16 +547,10 @@ func (s *Store) generatePair(ctx context.Context, alias string, spec secrets.Key
 		return err
 	}
 	cert, err := s.selfSign(ctx, alias, spec, kt, ref, pub, curve)
-	if err == nil {
-		err = s.storeCert(ctx, alias, cert, true)
-	}
 	if err != nil {
-		_ = s.do(context.Background(), func(sh pkcs11.SessionHandle) (bool, error) {
-			return false, s.c.p11.DestroyObject(sh, privH)
-		})
 		return err
 	}
-	return nil
+	return s.storeCert(ctx, name, cert, true)
 }
 
 // handleSigner is a crypto.Signer over a private key handle, for x509.CreateCertificate.
@@ -439,8 +618,10 @@ func (s *Store) storeCert(ctx context.Context, alias string, cert *x509.Certific
 		}
 	}
 	tmpl := s.template(OpImport, pkcs11.CKO_CERTIFICATE, Any, []Attr{Bool(pkcs11.CKA_PRIVATE, false)}, forced)
-	return s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
-		if _, err := s.c.p11.CreateObject(sh, tmpl); err != nil {
+	return s.write(ctx, func(sh pkcs11.SessionHandle, sent *bool) (bool, error) {
+		*sent = true
+		_, err := s.c.p11.CreateObject(sh, tmpl)
+		if err := wrote("C_CreateObject", err); err != nil {
 			return false, fmt.Errorf("C_CreateObject certificate: %w", err)
 		}
 		return false, nil
@@ -454,40 +635,41 @@ func (s *Store) storeCert(ctx context.Context, alias string, cert *x509.Certific
 // token), and trusted certificates (CKA_LABEL = alias). CKA_TRUSTED is not set (it needs the
 // SO PIN): Java's keytool does not list such a certificate as a trusted entry, hsmstore does.
 //
-// With overwrite, an existing alias is deleted first; otherwise it fails with an error
-// wrapping secrets.ErrExists. Key bytes never appear in an error.
+// With overwrite, an entry alias names is replaced only once the new one is complete: the
+// new objects are written under a temporary unique name (hsmstore-tmp-...), then the old
+// objects are deleted and the new ones given the alias (C_SetAttributeValue of CKA_LABEL and
+// CKA_ID), so an import the token refuses leaves the old key as it was. The token must let
+// CKA_LABEL and CKA_ID be changed (a template with CKA_MODIFIABLE = false makes such an
+// overwrite fail, the old entry unchanged). Without overwrite, an alias in use fails with an
+// error wrapping secrets.ErrExists. Key bytes never appear in an error.
+//
+// Writes are not retried blindly: after a fault with a write sent (its reply lost, say),
+// what the import wrote is found by name and removed, and the error wraps ErrUnavailable;
+// should the fault hit the final rename, the error says so and names the temporary alias.
 func (s *Store) Import(ctx context.Context, alias string, km secrets.KeyMaterial, overwrite bool) (secrets.Entry, error) {
 	err := s.manage(ctx, "import", alias, func() error {
 		if err := checkMaterial(km); err != nil {
 			return err
 		}
-		ex, err := s.exists(ctx, alias)
-		if err != nil {
-			return err
-		}
-		if ex {
-			if !overwrite {
-				return secrets.ErrExists
+		return s.create(ctx, alias, overwrite, func(name string) error {
+			switch km.Kind {
+			case secrets.KindSecret, secrets.KindAES:
+				kt, defaults := secretAttrs(km.Kind, km.Extractable)
+				tmpl := s.template(OpImport, pkcs11.CKO_SECRET_KEY, kt, defaults,
+					append(secretForced(name, kt, km.Extractable), Bytes(pkcs11.CKA_VALUE, km.Secret)))
+				return s.write(ctx, func(sh pkcs11.SessionHandle, sent *bool) (bool, error) {
+					*sent = true
+					_, err := s.c.p11.CreateObject(sh, tmpl)
+					if err := wrote("C_CreateObject", err); err != nil {
+						return false, fmt.Errorf("C_CreateObject secret key: %w", err)
+					}
+					return false, nil
+				})
+			case secrets.KindCertificate:
+				return s.storeCert(ctx, name, km.Chain[0], false)
 			}
-			if err := s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) { return false, s.destroyAlias(sh, alias) }); err != nil {
-				return err
-			}
-		}
-		switch km.Kind {
-		case secrets.KindSecret, secrets.KindAES:
-			kt, defaults := secretAttrs(km.Kind, km.Extractable)
-			tmpl := s.template(OpImport, pkcs11.CKO_SECRET_KEY, kt, defaults,
-				append(secretForced(alias, kt, km.Extractable), Bytes(pkcs11.CKA_VALUE, km.Secret)))
-			return s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
-				if _, err := s.c.p11.CreateObject(sh, tmpl); err != nil {
-					return false, fmt.Errorf("C_CreateObject secret key: %w", err)
-				}
-				return false, nil
-			})
-		case secrets.KindCertificate:
-			return s.storeCert(ctx, alias, km.Chain[0], false)
-		}
-		return s.importPair(ctx, alias, km)
+			return s.importPair(ctx, name, km)
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -558,13 +740,12 @@ func (s *Store) importPair(ctx context.Context, alias string, km secrets.KeyMate
 		return fmt.Errorf("cannot import a private key of type %T", km.Private)
 	}
 	tmpl := s.template(OpImport, pkcs11.CKO_PRIVATE_KEY, kt, privDefaults(kt, km.Extractable), append(privForced(alias, kt), keyAttrs...))
-	var privH pkcs11.ObjectHandle
-	err := s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
-		h, err := s.c.p11.CreateObject(sh, tmpl)
-		if err != nil {
+	err := s.write(ctx, func(sh pkcs11.SessionHandle, sent *bool) (bool, error) {
+		*sent = true
+		_, err := s.c.p11.CreateObject(sh, tmpl)
+		if err := wrote("C_CreateObject", err); err != nil {
 			return false, fmt.Errorf("C_CreateObject private key: %w", err)
 		}
-		privH = h
 		return false, nil
 	})
 	if err != nil {
@@ -581,12 +762,7 @@ func (s *Store) importPair(ctx context.Context, alias string, km secrets.KeyMate
 			err = s.storeCert(ctx, "", km.Chain[i], false)
 		}
 	}
-	if err != nil {
-		_ = s.do(context.Background(), func(sh pkcs11.SessionHandle) (bool, error) {
-			return false, s.c.p11.DestroyObject(sh, privH)
-		})
-	}
-	return err
+	return err // on an error, create removes the private key and the leaf certificate
 }
 
 func (s *Store) hasCert(ctx context.Context, c *x509.Certificate) (bool, error) {
