@@ -102,7 +102,7 @@ func (k *P11Kit) Start() error {
 	os.Remove(k.sock)
 	cmd := exec.Command(k.p11, "server", "-f", "-n", k.sock, "--provider", k.tok.Module, "pkcs11:token="+k.tok.Label)
 	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+k.dir, "SOFTHSM2_CONF="+k.tok.Conf)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = serverProcAttr()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -136,6 +136,16 @@ func (k *P11Kit) killLocked() {
 	_ = syscall.Kill(-k.cmd.Process.Pid, syscall.SIGKILL)
 	_ = k.cmd.Wait()
 	k.cmd = nil
+}
+
+// Pid returns the server's process ID, or 0 when it is stopped.
+func (k *P11Kit) Pid() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.cmd == nil {
+		return 0
+	}
+	return k.cmd.Process.Pid
 }
 
 // Running reports whether the server is started.
