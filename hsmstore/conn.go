@@ -167,9 +167,7 @@ type conn struct {
 
 	manageMu sync.Mutex
 
-	subMu  sync.Mutex
-	subs   map[int]func(secrets.Change)
-	subSeq int
+	subs secrets.Subscribers // every Store on the connection; Store.Subscribe names the store
 }
 
 type connStats struct {
@@ -1117,33 +1115,4 @@ func (c *conn) stats() Stats {
 	}
 	m.recMu.Unlock()
 	return s
-}
-
-// subscribe / notify implement secrets.Notifier for every Store on the connection.
-func (c *conn) subscribe(f func(secrets.Change)) func() {
-	c.subMu.Lock()
-	defer c.subMu.Unlock()
-	if c.subs == nil {
-		c.subs = map[int]func(secrets.Change){}
-	}
-	c.subSeq++
-	id := c.subSeq
-	c.subs[id] = f
-	return func() {
-		c.subMu.Lock()
-		delete(c.subs, id)
-		c.subMu.Unlock()
-	}
-}
-
-func (c *conn) notify(ch secrets.Change) {
-	c.subMu.Lock()
-	fs := make([]func(secrets.Change), 0, len(c.subs))
-	for _, f := range c.subs {
-		fs = append(fs, f)
-	}
-	c.subMu.Unlock()
-	for _, f := range fs {
-		f(ch)
-	}
 }

@@ -89,7 +89,7 @@ func (s *Store) manage(ctx context.Context, op, alias string, f func() error) er
 		}
 		return s.keyErr(op, alias, err)
 	}
-	s.c.notify(secrets.Change{Aliases: []string{alias}})
+	s.c.subs.Notify(secrets.Change{Aliases: []string{alias}})
 	return nil
 }
 

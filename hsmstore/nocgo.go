@@ -50,6 +50,11 @@ func (s *Store) Import(ctx context.Context, alias string, km secrets.KeyMaterial
 	return nil, errNoCgo
 }
 
+// GenerateOverwrite fails without cgo with an error wrapping errors.ErrUnsupported.
+func (s *Store) GenerateOverwrite(ctx context.Context, alias string, spec secrets.KeySpec) (secrets.Entry, error) {
+	return nil, errNoCgo
+}
+
 // Delete fails without cgo with an error wrapping errors.ErrUnsupported.
 func (s *Store) Delete(ctx context.Context, alias string) error { return errNoCgo }
 

@@ -83,7 +83,7 @@ func (s *Store) Close() error {
 // Subscribe implements secrets.Notifier: f learns of aliases deleted, generated or imported
 // through any Store on the same token in this process (not of changes by other processes).
 func (s *Store) Subscribe(f func(secrets.Change)) (unsubscribe func()) {
-	return s.c.subscribe(func(ch secrets.Change) {
+	return s.c.subs.Subscribe(func(ch secrets.Change) {
 		ch.Store = s.name
 		f(ch)
 	})

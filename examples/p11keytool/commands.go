@@ -117,7 +117,7 @@ func cmdGenseckey(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	keyalg := fs.String("keyalg", "HmacSHA256", "key `algorithm`: HmacSHA256 (a generic secret, as keytool stores it), HmacSHA384, HmacSHA512 or AES")
 	keysize := fs.Int("keysize", 256, "key size in `bits`")
 	extractable := fs.Bool("extractable", false, "make the key exportable (CKA_EXTRACTABLE=true, CKA_SENSITIVE=false), as IDM needs for its JWT session HMAC and $crypto keys; otherwise the configuration's attributes(...) templates decide")
-	overwrite := fs.Bool("overwrite", false, "replace an existing entry of the alias (it is deleted first)")
+	overwrite := fs.Bool("overwrite", false, "replace an existing entry of the alias (once the new key exists)")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -141,22 +141,21 @@ func cmdGenseckey(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return nil
 }
 
-// generate makes alias on the token, deleting what is there first when overwrite is set.
+// generate makes alias on the token. With overwrite an existing entry is replaced only once
+// the new key exists, so a failed generation leaves the old one.
 func generate(ctx context.Context, st token, alias string, spec secrets.KeySpec, overwrite bool, stderr io.Writer) error {
-	if overwrite {
-		if err := st.Delete(ctx, alias); err == nil {
-			fmt.Fprintf(stderr, "Deleted the existing entry %s\n", alias)
-		} else if !errors.Is(err, secrets.ErrNotFound) {
-			return err
-		}
-	}
 	kind := spec.Kind.String()
 	if spec.Algorithm != "" {
 		kind = spec.Algorithm
 	}
 	what := fmt.Sprintf("Generating %s %d-bit key for %s on the token", kind, bitsOf(spec), alias)
 	return progress(stderr, what, func() error {
-		_, err := st.Generate(ctx, alias, spec)
+		var err error
+		if overwrite {
+			_, err = st.GenerateOverwrite(ctx, alias, spec)
+		} else {
+			_, err = st.Generate(ctx, alias, spec)
+		}
 		return existsHint(err, alias)
 	})
 }
@@ -181,7 +180,7 @@ func cmdGenkeypair(ctx context.Context, args []string, stdout, stderr io.Writer)
 	keysize := fs.Int("keysize", 0, "key size in `bits`: RSA 2048 (default), 3072 or 4096; EC 256 (default), 384 or 521")
 	dname := fs.String("dname", "", "certificate subject, as keytool writes it: `\"CN=localhost, O=OpenIDM Self-Signed Certificate\"` (default CN=<alias>)")
 	validity := fs.Int("validity", 90, "certificate validity in `days` (keytool's default 90; IDM's procedure uses 3650)")
-	overwrite := fs.Bool("overwrite", false, "replace an existing entry of the alias (it is deleted first)")
+	overwrite := fs.Bool("overwrite", false, "replace an existing entry of the alias (once the new key exists)")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}

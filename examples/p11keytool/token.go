@@ -85,6 +85,7 @@ type token interface {
 	secrets.Generator
 	secrets.Importer
 	secrets.Deleter
+	GenerateOverwrite(ctx context.Context, alias string, spec secrets.KeySpec) (secrets.Entry, error)
 	ExportCertificate(ctx context.Context, alias string) ([]byte, error)
 	TokenLabel() string
 	TokenSerial() string
