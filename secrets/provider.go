@@ -331,7 +331,7 @@ func (p *Provider) Named(ctx context.Context, secretID string, pu Purpose, alias
 			p.Valid(ctx, secretID, pu) //nolint:errcheck // errors are reported below
 			c = pl.valid.Load()
 		}
-		if c != nil && c.gen == p.gen.Load() && !p.closed.Load() {
+		if c != nil && c.gen == p.gen.Load() && p.now().Before(c.exp) && !p.closed.Load() {
 			for _, s := range c.s {
 				if s.entry.Alias() == alias {
 					return s, nil

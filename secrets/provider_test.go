@@ -379,3 +379,26 @@ func TestSubscribers(t *testing.T) {
 	s.Notify(secrets.Change{Store: "st"})
 	assert.Len(t, got, 1, "Clear removes every subscriber")
 }
+
+// Named never serves a key past its lease, even when refreshing the valid keys fails.
+func TestNamedHonoursLease(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_700_000_000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	st := newStore(t, "ks", map[string]secrets.Kind{"a": secrets.KindSecret, "b": secrets.KindSecret})
+	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{
+		{Store: "ks", SecretID: "id", Types: []secrets.Purpose{secrets.Verify}, Aliases: []string{"a", "b"}},
+	}, &secrets.ProviderOptions{Now: clock})
+	require.NoError(t, err)
+	defer p.Close()
+	_, err = p.Named(ctx, "id", secrets.Verify, "b")
+	require.NoError(t, err)
+	// Both keys vanish behind the Provider's back (no notification), and the lease runs out.
+	st.MemoryStore.Close()
+	mu.Lock()
+	now = now.Add(secrets.DefaultLease + time.Second)
+	mu.Unlock()
+	_, err = p.Named(ctx, "id", secrets.Verify, "b")
+	require.Error(t, err, "an expired cached key is not served")
+}
