@@ -402,3 +402,27 @@ func TestNamedHonoursLease(t *testing.T) {
 	_, err = p.Named(ctx, "id", secrets.Verify, "b")
 	require.Error(t, err, "an expired cached key is not served")
 }
+
+// A warm Active, Valid or Named reads the clock once: time.Now is most of a warm call's cost
+// (the README's benchmark figures count on it).
+func TestWarmCallsReadClockOnce(t *testing.T) {
+	ctx := context.Background()
+	var reads atomic.Int64
+	clock := func() time.Time { reads.Add(1); return time.Unix(1_700_000_000, 0) }
+	st := newStore(t, "ks", map[string]secrets.Kind{"a": secrets.KindSecret, "b": secrets.KindSecret})
+	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{
+		{Store: "ks", SecretID: "id", Types: []secrets.Purpose{secrets.Sign, secrets.Verify}, Aliases: []string{"a", "b"}},
+	}, &secrets.ProviderOptions{Now: clock})
+	require.NoError(t, err)
+	defer p.Close()
+	for name, call := range map[string]func() error{
+		"Active": func() error { _, err := p.Active(ctx, "id", secrets.Sign); return err },
+		"Valid":  func() error { _, err := p.Valid(ctx, "id", secrets.Verify); return err },
+		"Named":  func() error { _, err := p.Named(ctx, "id", secrets.Verify, "b"); return err },
+	} {
+		require.NoError(t, call(), name) // cold: fills the cache
+		reads.Store(0)
+		require.NoError(t, call(), name)
+		assert.Equal(t, int64(1), reads.Load(), "%s: clock readings on a warm call", name)
+	}
+}
