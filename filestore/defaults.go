@@ -43,8 +43,8 @@ type DefaultsOptions struct {
 // key, openidm-localhost and selfservice as RSA 2048 key pairs with self-signed
 // SHA512withRSA certificates (subjects "CN=localhost, O=OpenIDM Self-Signed Certificate"
 // and "CN=selfservice, O=OpenIDM Self Service Certificate", OU, L, ST and C "None"; serial
-// = epoch milliseconds; valid from 30 days ago for ten years). Existing aliases are never
-// touched. It returns the aliases created.
+// = epoch milliseconds; valid from 30 days ago to ten years from now). Existing aliases are
+// never touched. It returns the aliases created.
 //
 // Errors: nothing to create is not an error, even on a read-only store; creating on a JCEKS
 // or JKS file wraps secrets.ErrReadOnly and names the fix; ctx.Err(); secrets.ErrClosed.
