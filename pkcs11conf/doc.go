@@ -1,6 +1,8 @@
 // Package pkcs11conf reads the configuration file of Java's SunPKCS11 provider, the file that
-// PingIDM / ForgeRock IDM users already keep for their HSM, exactly as the JDK (17 to 25) reads
-// it, and reports mistakes with file, line, column and a hint. It never touches a token.
+// PingIDM / ForgeRock IDM users already keep for their HSM, as the JDK reads it (JDK 17's
+// parser is the reference, checked by a differential test; JDK 18 to 25 keywords are known),
+// and reports mistakes with file, line, column and a hint. It never touches a token. Where it
+// is deliberately stricter than a JDK it says so below.
 //
 // # Grammar
 //
@@ -16,7 +18,10 @@
 //   - every other character ( = ( ) , and anything else) is a token by itself.
 //
 // Entries are "keyword = value". Each keyword may appear once (ErrDuplicate), except
-// attributes. The value must be on the keyword's line, except inside { } lists; several
+// attributes: JDK 17 refuses repeats too, while JDK 25 lets a later name, library,
+// description, boolean or mechanism list override an earlier one; this package keeps
+// refusing them, since a repeated keyword in a security configuration is far more often a
+// mistake than an intent. The value must be on the keyword's line, except inside { } lists; several
 // entries may share a line, except library and description, which take the rest of the line
 // (words and quoted strings joined by one space). Numbers are Java ints: decimal or 0x hex,
 // with an optional sign, at most 0x7FFFFFFF. Booleans are exactly true or false.
