@@ -90,15 +90,7 @@ func Scan(doc []byte) ([]Ref, error) {
 		return nil, err
 	}
 	var refs []Ref
-	err = walk(&root, "", func(n *node, ptr string) error {
-		env, err := envelopeOf(n)
-		if err != nil {
-			return fmt.Errorf("jsoncrypto: %s: %w", quotePtr(ptr), err)
-		}
-		info, err := env.info()
-		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
-			return fmt.Errorf("jsoncrypto: %s: %w", quotePtr(ptr), err)
-		}
+	err = eachEnvelope(&root, func(n *node, ptr string, env *envelope, info Info, _ error) error {
 		refs = append(refs, Ref{Pointer: ptr, Info: info})
 		return nil
 	})
@@ -106,6 +98,27 @@ func Scan(doc []byte) ([]Ref, error) {
 }
 
 func quotePtr(p string) string { return strconv.Quote(p) }
+
+// eachEnvelope calls fn for every $crypto value of root (walk) with its parsed envelope and
+// Info. A value that does not parse is an error; infoErr is the errors.ErrUnsupported Info
+// gave for a type this package lists but cannot read, for fn to judge. Every error names the
+// value's JSON pointer.
+func eachEnvelope(root *node, fn func(n *node, ptr string, env *envelope, info Info, infoErr error) error) error {
+	return walk(root, "", func(n *node, ptr string) error {
+		env, err := envelopeOf(n)
+		if err == nil {
+			var info Info
+			info, err = env.info()
+			if err == nil || errors.Is(err, errors.ErrUnsupported) {
+				err = fn(n, ptr, env, info, err)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("jsoncrypto: %s: %w", quotePtr(ptr), err)
+		}
+		return nil
+	})
+}
 
 type splice struct {
 	start, end int
@@ -141,24 +154,16 @@ func (c *Codec) DecryptDocument(ctx context.Context, doc []byte) ([]byte, []Chan
 	}
 	var sp []splice
 	var changes []Change
-	err = walk(&root, "", func(n *node, ptr string) error {
-		env, err := envelopeOf(n)
-		if err != nil {
-			return fmt.Errorf("jsoncrypto: %s: %w", quotePtr(ptr), err)
-		}
-		info, err := env.info()
-		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
-			return fmt.Errorf("jsoncrypto: %s: %w", quotePtr(ptr), err)
-		}
+	err = eachEnvelope(&root, func(n *node, ptr string, env *envelope, info Info, infoErr error) error {
 		if env.typ != TypeSimple && env.typ != TypeGCM {
 			return nil // salted hashes and unknown types stay as they are
 		}
-		if err != nil {
-			return fmt.Errorf("jsoncrypto: %s: %w", quotePtr(ptr), err)
+		if infoErr != nil {
+			return infoErr
 		}
 		pt, err := c.decryptEnvelope(ctx, env)
 		if err != nil {
-			return fmt.Errorf("jsoncrypto: %s: %w", quotePtr(ptr), err)
+			return err
 		}
 		sp = append(sp, splice{n.start, n.end, pt})
 		changes = append(changes, Change{Pointer: ptr, Action: Decrypted, SecretID: c.secretIDOf(info.SecretID), OldAlias: info.Alias})
@@ -280,26 +285,19 @@ func (c *Codec) Reencrypt(ctx context.Context, doc []byte) ([]byte, []Change, er
 	active := map[string]*secrets.Secret{}
 	var sp []splice
 	var changes []Change
-	err = walk(&root, "", func(n *node, ptr string) error {
-		env, err := envelopeOf(n)
-		if err != nil {
-			return fmt.Errorf("jsoncrypto: %s: %w", quotePtr(ptr), err)
-		}
-		info, err := env.info()
-		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
-			return fmt.Errorf("jsoncrypto: %s: %w", quotePtr(ptr), err)
-		}
+	err = eachEnvelope(&root, func(n *node, ptr string, env *envelope, info Info, infoErr error) error {
 		if env.typ != TypeSimple && env.typ != TypeGCM {
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("jsoncrypto: %s: %w", quotePtr(ptr), err)
+		if infoErr != nil {
+			return infoErr
 		}
 		id := c.secretIDOf(info.SecretID)
 		s := active[id]
 		if s == nil {
+			var err error
 			if s, err = c.p.Active(ctx, id, secrets.Encrypt); err != nil {
-				return fmt.Errorf("jsoncrypto: %s: %w", quotePtr(ptr), err)
+				return err
 			}
 			active[id] = s
 		}
@@ -308,12 +306,12 @@ func (c *Codec) Reencrypt(ctx context.Context, doc []byte) ([]byte, []Change, er
 		}
 		pt, err := c.decryptEnvelope(ctx, env)
 		if err != nil {
-			return fmt.Errorf("jsoncrypto: %s: %w", quotePtr(ptr), err)
+			return err
 		}
 		v, err := c.encryptWith(ctx, s, id, pt)
 		clear(pt)
 		if err != nil {
-			return fmt.Errorf("jsoncrypto: %s: %w", quotePtr(ptr), err)
+			return err
 		}
 		sp = append(sp, splice{n.start, n.end, v})
 		changes = append(changes, Change{Pointer: ptr, Action: Reencrypted, SecretID: id, OldAlias: info.Alias, NewAlias: s.Alias()})
