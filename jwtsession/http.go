@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -107,13 +108,24 @@ func (m *Manager) FromRequest(r *http.Request) (*Session, error) {
 	return nil, first
 }
 
-// Login issues a session for claims and sets its cookie(s).
+// NoSessionHeader is IDM's request header asking for no session cookie: with the value
+// "true", Login sets no cookie and Middleware refreshes none.
+const NoSessionHeader = "X-OpenIDM-NoSession"
+
+func noSession(r *http.Request) bool {
+	return strings.EqualFold(strings.TrimSpace(r.Header.Get(NoSessionHeader)), "true")
+}
+
+// Login issues a session for claims and sets its cookie(s), unless the request carries
+// X-OpenIDM-NoSession: true (the session is still returned).
 func (m *Manager) Login(w http.ResponseWriter, r *http.Request, claims Claims) (*Session, error) {
 	s, err := m.NewSession(r.Context(), claims)
 	if err != nil {
 		return nil, err
 	}
-	m.SetCookie(w, s)
+	if !noSession(r) {
+		m.SetCookie(w, s)
+	}
 	return s, nil
 }
 
@@ -142,8 +154,8 @@ type MiddlewareOptions struct {
 }
 
 // Middleware returns net/http middleware that validates the session cookie, refreshes it
-// by IDM's rule (a new Set-Cookie when iat is over RefreshAfter old), and puts the
-// Session into the request context (FromContext). An invalid token also gets a clearing
+// by IDM's rule (a new Set-Cookie when iat is over RefreshAfter old; none for a request with
+// X-OpenIDM-NoSession: true), and puts the Session into the request context (FromContext). An invalid token also gets a clearing
 // Set-Cookie, except when the failure was the store's (so a transient HSM fault does not
 // log users out).
 func (m *Manager) Middleware(opts MiddlewareOptions) func(http.Handler) http.Handler {
@@ -162,6 +174,10 @@ func (m *Manager) Middleware(opts MiddlewareOptions) func(http.Handler) http.Han
 			s, err := m.FromRequest(r)
 			if err == nil && opts.RequireXRequestedWith && r.Header.Get("X-Requested-With") == "" {
 				err = ErrForbidden
+			}
+			if err == nil && noSession(r) {
+				next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), s)))
+				return
 			}
 			if err == nil {
 				var refreshed bool

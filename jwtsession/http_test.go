@@ -109,6 +109,23 @@ func TestMiddleware(t *testing.T) {
 	assert.Empty(t, r.Cookies(), "no refresh within a minute")
 
 	e.clock.Advance(2 * time.Minute)
+	req := httptest.NewRequest("GET", "/", nil)
+	req.AddCookie(&http.Cookie{Name: "session-jwt", Value: s.Token})
+	req.Header.Set("X-Requested-With", "XMLHttpRequest")
+	req.Header.Set(jwtsession.NoSessionHeader, "true")
+	rec := httptest.NewRecorder()
+	seen = nil
+	h.ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusNoContent, rec.Code)
+	assert.Empty(t, rec.Result().Cookies(), "X-OpenIDM-NoSession: no refreshed cookie")
+	require.NotNil(t, seen)
+	assert.Equal(t, s.Token, seen.Token)
+	loginRec := httptest.NewRecorder()
+	ls, err := m.Login(loginRec, req, jwtsession.Claims{Principal: "q"})
+	require.NoError(t, err)
+	assert.NotEmpty(t, ls.Token)
+	assert.Empty(t, loginRec.Result().Cookies(), "X-OpenIDM-NoSession: Login sets no cookie")
+
 	r = do(s.Token, true)
 	assert.Equal(t, http.StatusNoContent, r.StatusCode)
 	require.Len(t, r.Cookies(), 1, "refreshed")
@@ -132,12 +149,12 @@ func TestMiddleware(t *testing.T) {
 		assert.False(t, ok)
 		w.WriteHeader(http.StatusTeapot)
 	}))
-	rec := httptest.NewRecorder()
+	rec = httptest.NewRecorder()
 	oh.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	assert.Equal(t, http.StatusTeapot, rec.Code)
 
 	// Several cookies of the name (one per domain): the valid one wins.
-	req := httptest.NewRequest("GET", "/", nil)
+	req = httptest.NewRequest("GET", "/", nil)
 	req.AddCookie(&http.Cookie{Name: "session-jwt", Value: "garbage"})
 	req.AddCookie(&http.Cookie{Name: "session-jwt", Value: n})
 	got, err := m.FromRequest(req)
