@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/hex"
@@ -22,8 +21,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/miekg/pkcs11"
 
 	"github.com/secretstores/secretstores/hsmstore"
 	"github.com/secretstores/secretstores/internal/softhsmtest"
@@ -309,82 +306,10 @@ func BenchmarkInterleaved(b *testing.B) {
 	f := fixture(b)
 	j := startJavaBench(b, f.tok, "hmac", "rsa")
 	checkJava(b, j, f.st, "hmac", "rsa")
-	ctx := context.Background()
-	hmacVs := []ilVariant{
-		{name: "hsmstore", setup: func(b *testing.B) func() error {
-			return func() error {
-				s, err := f.prov.Active(ctx, "hmac", secrets.Sign)
-				if err != nil {
-					return err
-				}
-				_, err = s.MAC(ctx, crypto.SHA256, msg64)
-				return err
-			}
-		}},
-		{name: "raw", setup: func(b *testing.B) func() error {
-			sh, h := f.rawSession(b, pkcs11.CKO_SECRET_KEY, "hmac")
-			mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_SHA256_HMAC, nil)}
-			return func() error {
-				if err := f.p11.SignInit(sh, mech, h); err != nil {
-					return err
-				}
-				_, err := f.p11.Sign(sh, msg64)
-				return err
-			}
-		}},
-		{name: "crypto11", setup: func(b *testing.B) func() error {
-			keys, err := f.c11.FindKeys(nil, []byte("hmac"))
-			if err != nil || len(keys) != 1 {
-				b.Fatal(err)
-			}
-			return func() error {
-				m, err := keys[0].NewHMAC(pkcs11.CKM_SHA256_HMAC, 0)
-				if err != nil {
-					return err
-				}
-				m.Write(msg64)
-				m.Sum(nil)
-				return nil
-			}
-		}},
-		{name: "java", java: "hmac"},
-	}
-	d := sha256.Sum256(msg64)
-	rsaIn := append(append([]byte(nil), digestInfoSHA256...), d[:]...)
-	rsaVs := []ilVariant{
-		{name: "hsmstore", setup: func(b *testing.B) func() error {
-			return func() error {
-				s, err := f.prov.Active(ctx, "rsa", secrets.Sign)
-				if err != nil {
-					return err
-				}
-				_, err = s.Sign(ctx, d[:], crypto.SHA256)
-				return err
-			}
-		}},
-		{name: "raw", setup: func(b *testing.B) func() error {
-			sh, h := f.rawSession(b, pkcs11.CKO_PRIVATE_KEY, "rsa")
-			mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS, nil)}
-			return func() error {
-				if err := f.p11.SignInit(sh, mech, h); err != nil {
-					return err
-				}
-				_, err := f.p11.Sign(sh, rsaIn)
-				return err
-			}
-		}},
-		{name: "crypto11", setup: func(b *testing.B) func() error {
-			signer, err := f.c11.FindKeyPair([]byte("rsa"), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return func() error {
-				_, err := signer.Sign(rand.Reader, d[:], crypto.SHA256)
-				return err
-			}
-		}},
-		{name: "java", java: "rsa"},
-	}
+	hHSM, hRaw, hC11 := f.hmacSetups()
+	hmacVs := []ilVariant{{name: "hsmstore", setup: hHSM}, {name: "raw", setup: hRaw}, {name: "crypto11", setup: hC11}, {name: "java", java: "hmac"}}
+	rHSM, rRaw, rC11 := f.rsaSetups()
+	rsaVs := []ilVariant{{name: "hsmstore", setup: rHSM}, {name: "raw", setup: rRaw}, {name: "crypto11", setup: rC11}, {name: "java", java: "rsa"}}
 	for _, th := range []int{1, 2} {
 		b.Run(fmt.Sprintf("HMACSHA256/g%d", th), func(b *testing.B) { interleaved(b, j, th, 1000, hmacVs) })
 		b.Run(fmt.Sprintf("RSA2048Sign/g%d", th), func(b *testing.B) { interleaved(b, j, th, 20, rsaVs) })
