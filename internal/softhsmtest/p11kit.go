@@ -102,7 +102,7 @@ func (k *P11Kit) Start() error {
 	os.Remove(k.sock)
 	cmd := exec.Command(k.p11, "server", "-f", "-n", k.sock, "--provider", k.tok.Module, "pkcs11:token="+k.tok.Label)
 	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+k.dir, "SOFTHSM2_CONF="+k.tok.Conf)
-	cmd.SysProcAttr = serverProcAttr()
+	cmd.SysProcAttr = DaemonProcAttr()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -1,9 +1,10 @@
 // Package testenv decides whether a test that needs an external tool runs, skips or fails.
 //
-// A test that needs a tool (SoftHSM, Java, p11-kit, jwcrypto, Node, Chromium) calls Require
-// with the tool's name. Where the tool is missing the test skips with the reason, unless the
-// SECRETSTORES_REQUIRE environment variable names the tool (or says "all"): then it fails,
-// so that a CI run cannot turn green by skipping what it was meant to test.
+// A test that needs a tool (SoftHSM, opencryptoki, tpm2-pkcs11, NSS, Java, p11-kit, jwcrypto,
+// Node, Chromium) calls Require with the tool's name. Where the tool is missing the test
+// skips with the reason, unless the SECRETSTORES_REQUIRE environment variable names the tool
+// (or says "all"): then it fails, so that a CI run cannot turn green by skipping what it was
+// meant to test.
 package testenv
 
 import (
@@ -22,6 +23,11 @@ const (
 	Node     = "node"
 	Chromium = "chromium"
 	OpenSC   = "opensc" // pkcs11-tool and the pkcs11-spy.so call logger
+
+	// PKCS#11 modules of the module matrix (internal/p11test).
+	OpenCryptoki = "opencryptoki" // pkcsslotd, pkcsconf and the soft token
+	TPM2         = "tpm2"         // tpm2-pkcs11 over swtpm + tpm2-abrmd
+	NSS          = "nss"          // NSS softokn and certutil
 )
 
 // Required reports whether SECRETSTORES_REQUIRE names tool (or "all").
