@@ -218,7 +218,7 @@ func TestFaultP11KitRestart(t *testing.T) {
 // TestFaultP11KitKilledUnderLoad: the p11-kit server is killed and restarted 20 times
 // while 8 goroutines sign, compute HMACs and look keys up over it. p11-kit-client.so hangs
 // forever when its connection breaks with several threads waiting for replies (see
-// serialModule in conn.go); hsmstore makes one call at a time into it, so every kill is
+// serialModule in module.go); hsmstore makes one call at a time into it, so every kill is
 // an outage the calls come through: only documented errors, no wrong result, and the
 // store works after each restart.
 func TestFaultP11KitKilledUnderLoad(t *testing.T) {
