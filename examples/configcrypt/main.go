@@ -9,6 +9,12 @@
 //
 // Keys come from a keystore file (-keystore: PKCS12, JCEKS or JKS, with IDM's default
 // mappings) or from IDM's secrets.json (-secrets, any store class, HSM included).
+//
+// It reads a user's own IDM project: a value may name any secret id the mappings give for
+// DECRYPT (jsoncrypto.Options.SecretIDs), and values in the pre-2016 form, which
+// authenticates nothing, are read (jsoncrypto.Options.AllowLegacy) and reported as legacy,
+// so that reencrypt can move them to the authenticated form. json-crypto's asymmetric form,
+// which anyone with the public key can make, is read only with -allow-asymmetric.
 package main
 
 import (
@@ -19,6 +25,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/secretstores/secretstores/filestore"
@@ -54,6 +61,11 @@ Keys (encrypt, decrypt, reencrypt):
                        HsmBasedStore through -pkcs11 FILE (SunPKCS11 config) or java.security
   -aliases A,B         the aliases of -secret-id, active first: to rotate, put the new one first
 
+A value may name any secret id mapped for DECRYPT. Legacy values (pre-2016: no MAC, not
+authenticated) are read and reported as legacy; reencrypt rewrites them in the MAC'd form.
+  -allow-asymmetric    also read json-crypto's asymmetric form (an RSA-wrapped session key):
+                       it is not authenticated, anyone with the public key can make one
+
 Output goes to standard output, or back into the file with -w (atomically).
 `
 
@@ -85,6 +97,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&pointers, "pointer", "JSON `pointer` of a value to encrypt (repeatable; encrypt)")
 	aliases := fs.String("aliases", "", "comma-separated `aliases` of -secret-id, active first (overrides the mapping)")
 	inPlace := fs.Bool("w", false, "write the result back into the file instead of standard output")
+	allowAsym := fs.Bool("allow-asymmetric", false, "read json-crypto's asymmetric form (not authenticated: anyone with the public key can make one)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -111,7 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				if id == "" {
 					id = jsoncrypto.DefaultSecretID + " (default)"
 				}
-				fmt.Fprintf(stdout, "%s\t%s\talias %s\tsecret id %s\n", r.Pointer, r.Info.Type, r.Info.Alias, id)
+				fmt.Fprintf(stdout, "%s\t%s\talias %s\tsecret id %s%s\n", r.Pointer, r.Info.Type, r.Info.Alias, id, formNote(r.Info))
 			}
 			return nil
 		}
@@ -119,14 +132,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return errors.New("encrypt needs at least one -pointer (like /password)")
 		}
 		ctx := context.Background()
-		p, closeAll, err := openKeys(ctx, *keystore, *storepassEnv, *secretsFile, *props, *pkcs11, *secretID, *aliases)
+		p, decryptIDs, closeAll, err := openKeys(ctx, *keystore, *storepassEnv, *secretsFile, *props, *pkcs11, *secretID, *aliases)
 		if err != nil {
 			return err
 		}
 		defer closeAll()
-		c, err := jsoncrypto.New(p, nil)
+		// The user's own files: every secret id mapped for DECRYPT, and legacy values.
+		c, err := jsoncrypto.New(p, &jsoncrypto.Options{SecretIDs: decryptIDs, AllowLegacy: true, AllowAsymmetric: *allowAsym})
 		if err != nil {
 			return err
+		}
+		notes := map[string]string{} // pointer -> what is unauthenticated about the value
+		if cmd != "encrypt" {
+			refs, err := jsoncrypto.Scan(doc)
+			if err != nil {
+				return fmt.Errorf("%s: %w", file, err)
+			}
+			for _, r := range refs {
+				notes[r.Pointer] = formNote(r.Info)
+			}
 		}
 		var changes []jsoncrypto.Change
 		switch cmd {
@@ -141,7 +165,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return fmt.Errorf("%s: %w", file, err)
 		}
 		for _, ch := range changes {
-			fmt.Fprintf(stderr, "%s %s (%s)%s\n", ch.Action, ch.Pointer, ch.SecretID, aliasChange(ch))
+			fmt.Fprintf(stderr, "%s %s (%s)%s%s\n", ch.Action, ch.Pointer, ch.SecretID, aliasChange(ch), notes[ch.Pointer])
 		}
 		if !*inPlace {
 			_, err := stdout.Write(doc)
@@ -154,6 +178,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// formNote marks a value in a form that authenticates nothing.
+func formNote(info jsoncrypto.Info) string {
+	switch {
+	case info.Legacy:
+		return "\tlegacy (pre-2016, no MAC: not authenticated; reencrypt it)"
+	case info.Asymmetric:
+		return "\tasymmetric (RSA-wrapped key: not authenticated)"
+	}
+	return ""
 }
 
 func aliasChange(ch jsoncrypto.Change) string {
@@ -169,26 +204,42 @@ func aliasChange(ch jsoncrypto.Change) string {
 }
 
 // openKeys returns a Provider over the -keystore or -secrets keys, with -aliases applied to
-// secretID, and a function that closes what it opened.
-func openKeys(ctx context.Context, keystore, storepassEnv, secretsFile, props, pkcs11, secretID, aliases string) (*secrets.Provider, func(), error) {
+// secretID, the secret ids its mappings give for DECRYPT, and a function that closes what it
+// opened.
+func openKeys(ctx context.Context, keystore, storepassEnv, secretsFile, props, pkcs11, secretID, aliases string) (*secrets.Provider, []string, func(), error) {
+	p, mappings, closeAll, err := openProvider(ctx, keystore, storepassEnv, secretsFile, props, pkcs11, secretID, aliases)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var ids []string
+	for _, m := range mappings {
+		if slices.Contains(m.Types, secrets.Decrypt) && !slices.Contains(ids, m.SecretID) {
+			ids = append(ids, m.SecretID)
+		}
+	}
+	return p, ids, closeAll, nil
+}
+
+// openProvider is openKeys, returning the mappings instead of the secret ids.
+func openProvider(ctx context.Context, keystore, storepassEnv, secretsFile, props, pkcs11, secretID, aliases string) (*secrets.Provider, []secrets.Mapping, func(), error) {
 	var stores []secrets.Store
 	var mappings []secrets.Mapping
 	var closeAll func()
 	switch {
 	case keystore != "" && secretsFile != "":
-		return nil, nil, errors.New("give -keystore or -secrets, not both")
+		return nil, nil, nil, errors.New("give -keystore or -secrets, not both")
 	case keystore != "":
 		pass := "changeit"
 		if storepassEnv != "" {
 			v, ok := os.LookupEnv(storepassEnv)
 			if !ok {
-				return nil, nil, fmt.Errorf("environment variable %s (-storepass-env) is not set", storepassEnv)
+				return nil, nil, nil, fmt.Errorf("environment variable %s (-storepass-env) is not set", storepassEnv)
 			}
 			pass = v
 		}
 		ks, err := filestore.Open(ctx, keystore, filestore.Config{Password: pass, Name: "mainKeyStore"})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		stores, mappings, closeAll = []secrets.Store{ks}, secrets.IDMMappings(ks.Name()), func() { ks.Close() }
 	case secretsFile != "":
@@ -196,44 +247,44 @@ func openKeys(ctx context.Context, keystore, storepassEnv, secretsFile, props, p
 		if props != "" {
 			pp, err := secrets.ReadPropertiesFile(props)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			layers = append(layers, pp)
 		}
 		cfg, err := secrets.LoadConfig(secretsFile, secrets.Layered(layers...))
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		openers := filestore.Openers(filestore.OpenerOptions{})
 		openers[secrets.ClassFileSystem] = filestore.DirOpener(nil)
 		if pkcs11 != "" {
 			if pkcs11, err = filepath.Abs(pkcs11); err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 		}
 		openers[secrets.ClassHSM] = hsmstore.NewOpener(hsmstore.OpenerOptions{ConfigPath: pkcs11})
 		cfg.PopulateDefaults = false // never create keys while rewriting a file
 		p, err := secrets.Open(ctx, cfg, openers, nil)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		if aliases == "" {
-			return p, func() { p.Close() }, nil
-		}
-		stores = p.Stores()
 		for _, sc := range cfg.Stores {
 			mappings = append(mappings, sc.Mappings...)
 		}
+		if aliases == "" {
+			return p, mappings, func() { p.Close() }, nil
+		}
+		stores = p.Stores()
 		closeAll = func() { p.Close() }
 	default:
-		return nil, nil, errors.New("no keys: give -keystore <file> or -secrets <secrets.json>")
+		return nil, nil, nil, errors.New("no keys: give -keystore <file> or -secrets <secrets.json>")
 	}
 	if aliases != "" {
 		list := strings.Split(aliases, ",")
 		for i := range list {
 			if list[i] = strings.TrimSpace(list[i]); list[i] == "" {
 				closeAll()
-				return nil, nil, fmt.Errorf("-aliases %q: empty alias", aliases)
+				return nil, nil, nil, fmt.Errorf("-aliases %q: empty alias", aliases)
 			}
 		}
 		kept := mappings[:0]
@@ -248,9 +299,9 @@ func openKeys(ctx context.Context, keystore, storepassEnv, secretsFile, props, p
 	p, err := secrets.NewProvider(stores, mappings, nil)
 	if err != nil {
 		closeAll()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return p, func() { p.Close(); closeAll() }, nil
+	return p, mappings, func() { p.Close(); closeAll() }, nil
 }
 
 // writeAtomic replaces path with data: a temporary file in the same directory, renamed over it.

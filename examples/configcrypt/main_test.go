@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,5 +162,66 @@ func TestBadInput(t *testing.T) {
 	t.Setenv("CONFIGCRYPT_PASS", "wrong")
 	if _, errs, code := cc(t, "decrypt", "-keystore", ks, "-storepass-env", "CONFIGCRYPT_PASS", good); code != 1 || !strings.Contains(errs, "wrong PIN or password") || strings.Contains(errs, "wrong\n") {
 		t.Errorf("wrong keystore password: %d %s", code, errs)
+	}
+}
+
+// TestLegacyAndSecretIDs: configcrypt reads the user's own files: legacy values (pre-2016, no
+// MAC) decrypt and are reported as legacy, reencrypt moves them to the MAC'd form; a value
+// naming a secret id the mappings do not give for DECRYPT is refused.
+func TestLegacyAndSecretIDs(t *testing.T) {
+	dir := t.TempDir()
+	ks := keystore(t, dir)
+	ctx := context.Background()
+	st, err := filestore.Open(ctx, ks, filestore.Config{Password: "changeit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := st.Entry(ctx, "openidm-sym-default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := e.(secrets.EntryExporter).Export(ctx)
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The legacy form, as json-crypto wrote it before 2016: AES-CBC of the JSON with the key.
+	iv := bytes.Repeat([]byte{9}, 16)
+	pt := []byte(`"0ld s3cret"`)
+	pad := 16 - len(pt)%16
+	pt = append(pt, bytes.Repeat([]byte{byte(pad)}, pad)...)
+	blk, _ := aes.NewCipher(key)
+	cipher.NewCBCEncrypter(blk, iv).CryptBlocks(pt, pt)
+	b64 := base64.StdEncoding.EncodeToString
+	legacy := `{"$crypto":{"type":"x-simple-encryption","value":{"cipher":"AES/CBC/PKCS5Padding","key":"openidm-sym-default","iv":"` +
+		b64(iv) + `","data":"` + b64(pt) + `"}}}`
+	file := filepath.Join(dir, "old.json")
+	os.WriteFile(file, []byte(`{"pw": `+legacy+`}`), 0o600)
+
+	out, _, code := cc(t, "scan", file)
+	if code != 0 || !strings.Contains(out, "legacy (pre-2016, no MAC") {
+		t.Fatalf("scan: %d %s", code, out)
+	}
+	out, errs, code := cc(t, "decrypt", "-keystore", ks, file)
+	if code != 0 || out != `{"pw": "0ld s3cret"}` || !strings.Contains(errs, "decrypted /pw (idm.default): key openidm-sym-default\tlegacy") {
+		t.Fatalf("decrypt: %d %q\n%s", code, errs, out)
+	}
+	_, errs, code = cc(t, "reencrypt", "-keystore", ks, "-w", file)
+	if code != 0 || !strings.Contains(errs, "reencrypted /pw (idm.default): openidm-sym-default -> openidm-sym-default\tlegacy") {
+		t.Fatalf("reencrypt: %d %s", code, errs)
+	}
+	if out, _, _ = cc(t, "scan", file); strings.Contains(out, "legacy") {
+		t.Fatalf("still legacy after reencrypt: %s", out)
+	}
+	if out, _, code = cc(t, "decrypt", "-keystore", ks, file); code != 0 || out != `{"pw": "0ld s3cret"}` {
+		t.Fatalf("decrypt after reencrypt: %d %s", code, out)
+	}
+
+	// A value naming a secret id no mapping gives for DECRYPT.
+	enc, _ := os.ReadFile(file)
+	other := filepath.Join(dir, "other.json")
+	os.WriteFile(other, bytes.Replace(enc, []byte(`"purpose":"idm.default"`), []byte(`"purpose":"idm.jwt.session.module.signing"`), 1), 0o600)
+	if _, errs, code := cc(t, "decrypt", "-keystore", ks, other); code != 1 || !strings.Contains(errs, "not in Options.SecretIDs") {
+		t.Fatalf("a value naming a SIGN-only secret id: %d %s", code, errs)
 	}
 }

@@ -218,7 +218,9 @@ func steps(ctx context.Context, out io.Writer, data string, hsm *hsmSetup) error
 		return err
 	}
 	fmt.Fprintf(out, "   key %s\n   %s\n", served(enc), abbrev(sealed, 110))
-	codec, err := jsoncrypto.New(p, nil)
+	// The reader names the secret id the value must be for: a value naming another (say, a
+	// key mapped only for JWT sessions) is refused.
+	codec, err := jsoncrypto.New(p, &jsoncrypto.Options{SecretIDs: []string{"idm.config.encryption"}})
 	if err != nil {
 		return err
 	}
@@ -235,10 +237,10 @@ func steps(ctx context.Context, out io.Writer, data string, hsm *hsmSetup) error
 	if err != nil {
 		return err
 	}
-	if err := jsoncrypto.Verify(ctx, p, sig, msg); err != nil {
+	if err := jsoncrypto.Verify(ctx, p, "idm.jwt.session.module.signing", sig, msg); err != nil {
 		return err
 	}
-	if err := jsoncrypto.Verify(ctx, p, sig, []byte(`{"event":"tampered"}`)); !errors.Is(err, secrets.ErrVerification) {
+	if err := jsoncrypto.Verify(ctx, p, "idm.jwt.session.module.signing", sig, []byte(`{"event":"tampered"}`)); !errors.Is(err, secrets.ErrVerification) {
 		return fmt.Errorf("a tampered payload verified: %v", err)
 	}
 	signer, err := p.Active(ctx, "idm.jwt.session.module.signing", secrets.Sign)
@@ -293,7 +295,7 @@ func steps(ctx context.Context, out io.Writer, data string, hsm *hsmSetup) error
 		return err
 	}
 	defer rotated.Close()
-	rc, err := jsoncrypto.New(rotated, nil)
+	rc, err := jsoncrypto.New(rotated, &jsoncrypto.Options{SecretIDs: []string{"idm.config.encryption"}})
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,14 @@ import (
 
 // asymValue builds json-crypto's 2016 asymmetric form: a random AES session key wrapped with
 // pub under javaCipher, the value's keys derived from the session key as from a raw key.
-func asymValue(t *testing.T, pub *rsa.PublicKey, alias, javaCipher string, pt []byte, wrapped []byte) []byte {
+func asymValue(t testing.TB, pub *rsa.PublicKey, alias, javaCipher string, pt []byte, wrapped []byte) []byte {
+	t.Helper()
+	return asymValueFor(t, pub, alias, "", javaCipher, pt, wrapped)
+}
+
+// asymValueFor is asymValue with a "purpose" (none when purpose is ""). It needs only the
+// public key: what anyone holding the certificate can make.
+func asymValueFor(t testing.TB, pub *rsa.PublicKey, alias, purpose, javaCipher string, pt []byte, wrapped []byte) []byte {
 	t.Helper()
 	session := make([]byte, 16)
 	rand.Read(session)
@@ -50,9 +57,13 @@ func asymValue(t *testing.T, pub *rsa.PublicKey, alias, javaCipher string, pt []
 		t.Fatal(err)
 	}
 	enc := base64.StdEncoding
+	purposeField := ""
+	if purpose != "" {
+		purposeField = fmt.Sprintf(`"purpose":%q,`, purpose)
+	}
 	build := func(mac []byte) []byte {
-		return []byte(fmt.Sprintf(`{"$crypto":{"type":"x-simple-encryption","value":{"cipher":"AES/CBC/PKCS5Padding","key":{"cipher":%q,"key":%q,"data":%q},"salt":%q,"iv":%q,"data":%q,"mac":%q}}}`,
-			javaCipher, alias, enc.EncodeToString(wrapped), enc.EncodeToString(salt), enc.EncodeToString(iv), enc.EncodeToString(ct), enc.EncodeToString(mac)))
+		return []byte(fmt.Sprintf(`{"$crypto":{"type":"x-simple-encryption","value":{"cipher":"AES/CBC/PKCS5Padding",%s"key":{"cipher":%q,"key":%q,"data":%q},"salt":%q,"iv":%q,"data":%q,"mac":%q}}}`,
+			purposeField, javaCipher, alias, enc.EncodeToString(wrapped), enc.EncodeToString(salt), enc.EncodeToString(iv), enc.EncodeToString(ct), enc.EncodeToString(mac)))
 	}
 	env, err := parseEnvelope(build(make([]byte, macSize)))
 	if err != nil {
@@ -67,7 +78,7 @@ func asymValue(t *testing.T, pub *rsa.PublicKey, alias, javaCipher string, pt []
 
 // oaepEncrypt is RSA-OAEP (RFC 8017 7.1.1, empty label) with separate OAEP and MGF1 hashes,
 // as Java's OAEPWith<H>AndMGF1Padding uses them (MGF1 with SHA-1 whatever H is).
-func oaepEncrypt(t *testing.T, pub *rsa.PublicKey, msg []byte, o *rsa.OAEPOptions) []byte {
+func oaepEncrypt(t testing.TB, pub *rsa.PublicKey, msg []byte, o *rsa.OAEPOptions) []byte {
 	t.Helper()
 	mgfHash := o.MGFHash
 	if mgfHash == 0 {
@@ -115,7 +126,7 @@ func TestAsymmetricForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := &km.Private.(*rsa.PrivateKey).PublicKey
-	c := codec(t, f.provider(t, mapping(DefaultSecretID, "rsa")), nil)
+	c := codec(t, f.provider(t, mapping(DefaultSecretID, "rsa")), &Options{AllowAsymmetric: true})
 	for _, jc := range []string{"RSA/ECB/PKCS1Padding", "RSA/ECB/OAEPWithSHA-1AndMGF1Padding", "RSA/ECB/OAEPWithSHA-256AndMGF1Padding"} {
 		t.Run(jc, func(t *testing.T) {
 			got, err := c.DecryptString(f.ctx, asymValue(t, pub, "rsa", jc, []byte(`"s3cret"`), nil))
@@ -158,7 +169,7 @@ func TestAsymmetricForm(t *testing.T) {
 // good padding over data that is not JSON must fail alike (else: a CBC padding oracle).
 func TestLegacyNoPaddingOracle(t *testing.T) {
 	f := newFixture(t)
-	c := codec(t, f.provider(t, mapping(DefaultSecretID, aliasA)), nil)
+	c := codec(t, f.provider(t, mapping(DefaultSecretID, aliasA)), &Options{AllowLegacy: true})
 	iv := make([]byte, 16)
 	legacy := func(data []byte) []byte {
 		enc := base64.StdEncoding

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/secretstores/secretstores/secrets"
 )
@@ -81,9 +82,30 @@ type Options struct {
 	// DefaultSecretID is the secret id used to find the key of a value without "purpose":
 	// "" means DefaultSecretID ("idm.default").
 	DefaultSecretID string
-	// NoLegacy refuses the pre-2016 form (no salt, no MAC: unauthenticated CBC). By
-	// default Decrypt reads it, as IDM does.
-	NoLegacy bool
+	// SecretIDs are the secret ids the values this Codec decrypts may name: a value's
+	// "purpose", or DefaultSecretID for a value without one. Decrypt, DecryptString,
+	// DecryptDocument and Reencrypt refuse a value naming any other secret id with an error
+	// wrapping ErrNotAllowed, before any key is looked up: the key is never chosen from the
+	// value alone. Empty: they refuse every value, with an error naming this field. A tool
+	// reading a whole IDM project lists every secret id its secrets.json maps for DECRYPT;
+	// a service lists the one or two it expects. Encrypt and EncryptDocument do not use it.
+	SecretIDs []string
+	// AllowLegacy reads the pre-2016 x-simple-encryption form ({cipher, key, iv, data}: no
+	// salt and no MAC). It gives no authenticity: anyone can change such a value's
+	// plaintext without the key, block by block (CBC). Decrypt takes the same steps and
+	// returns the same error whether the padding or the JSON of a legacy value is wrong.
+	// Without it a legacy value is refused with an error wrapping ErrNotAllowed. IDM has
+	// written the MAC'd form since 2016: set it for tools that read a user's own old files,
+	// and re-encrypt what they find (Reencrypt).
+	AllowLegacy bool
+	// AllowAsymmetric reads json-crypto's 2016 asymmetric form, whose "key" object holds a
+	// session key wrapped with an RSA public key. It gives no authenticity: the MAC key
+	// comes from that session key, so anyone holding the public key (a certificate) can make
+	// a value that decrypts, with no error, to a plaintext of their choice; and reading it
+	// runs an RSA decryption with the private key on a ciphertext of the sender's choice.
+	// Without it such a value is refused with an error wrapping ErrNotAllowed, before any
+	// key is looked up.
+	AllowAsymmetric bool
 	// Rand is the source of salts and IVs: nil means crypto/rand.Reader. (SchemeGCM
 	// nonces come from the store.)
 	Rand io.Reader
@@ -143,10 +165,12 @@ func Encrypt(ctx context.Context, p *secrets.Provider, secretID string, plaintex
 	return c.Encrypt(ctx, secretID, plaintext)
 }
 
-// Decrypt decrypts a $crypto value with the key it names, using the default Options. See
-// Codec.Decrypt.
-func Decrypt(ctx context.Context, p *secrets.Provider, value []byte) (json.RawMessage, error) {
-	c, err := New(p, nil)
+// Decrypt decrypts a $crypto value that names secretID (its "purpose"; DefaultSecretID for a
+// value without one) with the key it names among secretID's valid DECRYPT keys, using the
+// default Options otherwise. A value naming another secret id is refused with an error
+// wrapping ErrNotAllowed. See Codec.Decrypt and Options.SecretIDs.
+func Decrypt(ctx context.Context, p *secrets.Provider, secretID string, value []byte) (json.RawMessage, error) {
+	c, err := New(p, &Options{SecretIDs: []string{secretID}})
 	if err != nil {
 		return nil, err
 	}
@@ -213,12 +237,19 @@ func plaintextJSON(v any) ([]byte, error) {
 	return out, nil
 }
 
-// Decrypt decrypts a serialized $crypto object of type x-simple-encryption (2016 and legacy
-// forms) or TypeGCM and returns the plaintext JSON value (for a string, its quoted JSON
-// form: see DecryptString). The key is the one the value names ("stableId", or "key"),
-// looked up among the valid DECRYPT keys of its "purpose" (default Options.DefaultSecretID)
-// with Provider.Named, so data made under an older alias still decrypts while that alias is
-// mapped. The MAC (or GCM tag) is checked, in constant time, before anything is decrypted.
+// Decrypt decrypts a serialized $crypto object of type x-simple-encryption or TypeGCM and
+// returns the plaintext JSON value (for a string, its quoted JSON form: see DecryptString).
+// The value's secret id (its "purpose", default Options.DefaultSecretID) must be one of
+// Options.SecretIDs; the key is the one the value names ("stableId", or "key") among the
+// valid DECRYPT keys of that secret id (Provider.Named), so data made under an older alias
+// still decrypts while that alias is mapped. The MAC (or GCM tag) is checked, in constant
+// time, before anything is decrypted. The legacy and asymmetric forms of x-simple-encryption
+// authenticate nothing and are read only with Options.AllowLegacy and
+// Options.AllowAsymmetric.
+//
+// Errors: ErrNotAllowed (secret id or form not allowed by the Options), ErrMalformed,
+// ErrTooLarge, errors.ErrUnsupported, secrets.ErrVerification (MAC, tag, padding or JSON
+// check failed: one error whatever failed), and the Provider's errors.
 func (c *Codec) Decrypt(ctx context.Context, value []byte) (json.RawMessage, error) {
 	env, err := parseEnvelope(value)
 	if err != nil {
@@ -247,10 +278,16 @@ func (c *Codec) decryptEnvelope(ctx context.Context, env *envelope) (json.RawMes
 		if err != nil {
 			return nil, err
 		}
+		if err := c.allow(sv.secretID, !sv.salted, sv.keyObj != nil); err != nil {
+			return nil, err
+		}
 		return c.decryptSimple(ctx, sv)
 	case TypeGCM:
 		gv, err := parseGCM(env.value)
 		if err != nil {
+			return nil, err
+		}
+		if err := c.allow(gv.secretID, false, false); err != nil {
 			return nil, err
 		}
 		return c.decryptGCM(ctx, gv)
@@ -274,4 +311,32 @@ func (c *Codec) secretIDOf(purpose string) string {
 		return c.o.DefaultSecretID
 	}
 	return purpose
+}
+
+// allow checks a value against the Options before any key is looked up: its secret id
+// (purpose as written, "" for none) must be in SecretIDs, and an unauthenticated form must
+// be allowed explicitly.
+func (c *Codec) allow(purpose string, legacy, asymmetric bool) error {
+	id := c.secretIDOf(purpose)
+	if len(c.o.SecretIDs) == 0 {
+		return fmt.Errorf("jsoncrypto: the value names secret id %q, but Options.SecretIDs is empty: list the secret ids the values may name: %w",
+			clip(id), ErrNotAllowed)
+	}
+	if !slices.Contains(c.o.SecretIDs, id) {
+		how := "its \"purpose\""
+		if purpose == "" {
+			how = "no \"purpose\": Options.DefaultSecretID"
+		}
+		return fmt.Errorf("jsoncrypto: the value names secret id %q (%s), which is not in Options.SecretIDs %q: %w",
+			clip(id), how, c.o.SecretIDs, ErrNotAllowed)
+	}
+	switch {
+	case legacy && !c.o.AllowLegacy:
+		return fmt.Errorf("jsoncrypto: the value is in the legacy x-simple-encryption form (no salt, no MAC: unauthenticated), refused unless Options.AllowLegacy is set: %w",
+			ErrNotAllowed)
+	case asymmetric && !c.o.AllowAsymmetric:
+		return fmt.Errorf("jsoncrypto: the value is in json-crypto's asymmetric form (RSA-wrapped session key: anyone with the public key can make one), refused unless Options.AllowAsymmetric is set: %w",
+			ErrNotAllowed)
+	}
+	return nil
 }

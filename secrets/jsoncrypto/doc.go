@@ -21,14 +21,19 @@
 // anything is decrypted. The key is exported (secrets.Secret.Export), as IDM does: for an
 // HSM it must be extractable (CKA_EXTRACTABLE=true, CKA_SENSITIVE=false).
 //
-// Decrypt also reads the legacy (pre-2016) form {cipher, key, iv, data}, encrypted directly
-// with the key and not authenticated (Options.NoLegacy refuses it), and json-crypto's 2016
-// asymmetric form, whose "key" object holds an RSA-wrapped session key.
-//
-// The key is found by the alias the value names ("stableId", or "key") among the valid
-// DECRYPT keys of its secret id ("purpose", or DefaultSecretID when absent), with
+// The caller states which secret ids the values it reads may name (Decrypt's secretID,
+// Options.SecretIDs): a value naming another is refused with ErrNotAllowed before any key is
+// looked up. The key is then found by the alias the value names ("stableId", or "key") among
+// the valid DECRYPT keys of its secret id ("purpose", or DefaultSecretID when absent), with
 // secrets.Provider.Named: data made under an older alias decrypts as long as that alias is
-// still mapped, and new data uses the active (first) alias.
+// still mapped, and new data uses the active (first) alias. Members other than the ones IDM
+// documents are refused (the MAC input has no separators).
+//
+// Two older forms authenticate nothing and are read only when asked: the legacy (pre-2016)
+// form {cipher, key, iv, data}, encrypted directly with the key (Options.AllowLegacy; read
+// without a padding oracle), and json-crypto's 2016 asymmetric form, whose "key" object holds
+// an RSA-wrapped session key that anyone with the public key can make
+// (Options.AllowAsymmetric).
 //
 // IDM 7/8 interoperability is unverified. The algorithm above is from the open 2016 sources
 // and is checked byte for byte against an independent Java (JCE) implementation in this
@@ -64,13 +69,14 @@
 // # Signatures
 //
 // Sign and Verify make and check detached signatures carrying the alias and secret id:
-// HS256 for secret keys, RS256 for RSA, ES256/384/512 for EC.
+// HS256 for secret keys, RS256 for RSA, ES256/384/512 for EC. Verify is told the secret id
+// it expects; the secret id, alias and algorithm are signed with the message.
 //
 // # Errors and limits
 //
-// Errors wrap ErrMalformed, ErrTooLarge, errors.ErrUnsupported or the secrets sentinels
-// (ErrVerification, ErrWrongKind, ErrNotFound, ErrNoMapping, ErrNotExtractable), name
-// fields and JSON pointers, and never contain key bytes or plaintext. Input is bounded by
+// Errors wrap ErrMalformed, ErrTooLarge, ErrNotAllowed, errors.ErrUnsupported or the secrets
+// sentinels (ErrVerification, ErrWrongKind, ErrNotFound, ErrNoMapping, ErrNotExtractable),
+// name fields and JSON pointers, and never contain key bytes or plaintext. Input is bounded by
 // MaxValueSize, MaxPlaintextSize, MaxDocumentSize and MaxDepth; no input makes the package
 // panic.
 package jsoncrypto

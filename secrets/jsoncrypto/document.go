@@ -145,8 +145,9 @@ func applySplices(doc []byte, sp []splice) []byte {
 
 // DecryptDocument replaces every encrypted value (x-simple-encryption, TypeGCM) of a JSON
 // document by its plaintext, leaving every other byte as it was (salted hashes and unknown
-// $crypto types included), and reports what it replaced. A malformed $crypto value of any
-// known type is an error, as in Scan. On error nothing is returned.
+// $crypto types included), and reports what it replaced. Each value is read as Decrypt
+// reads it (Options.SecretIDs, AllowLegacy, AllowAsymmetric). A malformed $crypto value of
+// any known type is an error, as in Scan. On error nothing is returned.
 func (c *Codec) DecryptDocument(ctx context.Context, doc []byte) ([]byte, []Change, error) {
 	root, err := parseDocument(doc)
 	if err != nil {
@@ -267,7 +268,8 @@ func resolve(root *node, ptr string) (*node, error) {
 }
 
 // Reencrypt re-encrypts every encrypted value of a document that is not already under the
-// active key of its secret id (its "purpose", or Options.DefaultSecretID): values naming an
+// active key of its secret id (its "purpose", or Options.DefaultSecretID), which must be one
+// of Options.SecretIDs (else ErrNotAllowed, as for Decrypt): values naming an
 // older alias, legacy values, and values of the other scheme than Options.Scheme. It is the
 // second step of a rotation: put the new alias first in the mapping (secrets.json or
 // secrets.Mapping), keep the old ones after it, Reencrypt every document, then retire an
@@ -291,6 +293,10 @@ func (c *Codec) Reencrypt(ctx context.Context, doc []byte) ([]byte, []Change, er
 		}
 		if infoErr != nil {
 			return infoErr
+		}
+		// Refuse what Decrypt would refuse before asking the Provider for any key.
+		if err := c.allow(info.SecretID, info.Legacy, info.Asymmetric); err != nil {
+			return err
 		}
 		id := c.secretIDOf(info.SecretID)
 		s := active[id]

@@ -160,23 +160,22 @@ func TestSignVerify(t *testing.T) {
 		if sig.Algorithm != alg || sig.SecretID != id {
 			t.Fatalf("%s: %+v", id, sig)
 		}
-		if err := Verify(ctx, p, sig, msg); err != nil {
+		if err := Verify(ctx, p, id, sig, msg); err != nil {
 			t.Fatalf("%s: %v", id, err)
 		}
-		if err := Verify(ctx, p, sig, []byte("other")); !errors.Is(err, secrets.ErrVerification) {
+		if err := Verify(ctx, p, id, sig, []byte("other")); !errors.Is(err, secrets.ErrVerification) {
 			t.Fatalf("%s: other message: %v", id, err)
 		}
 		bad := *sig
 		bad.Value = append([]byte(nil), sig.Value...)
 		bad.Value[len(bad.Value)/2] ^= 1
-		if err := Verify(ctx, p, &bad, msg); !errors.Is(err, secrets.ErrVerification) {
+		if err := Verify(ctx, p, id, &bad, msg); !errors.Is(err, secrets.ErrVerification) {
 			t.Fatalf("%s: tampered: %v", id, err)
 		}
 	}
 	// Made under the old HMAC key, verified after rotation via its alias.
-	old, _ := Sign(ctx, p, "hmac", msg)
-	old.SecretID = "rotated"
-	if err := Verify(ctx, p, old, msg); err != nil {
+	old, _ := Sign(ctx, f.provider(t, sv("rotated", aliasB)), "rotated", msg)
+	if err := Verify(ctx, p, "rotated", old, msg); err != nil || old.Alias != aliasB {
 		t.Fatalf("after rotation: %v", err)
 	}
 	if s, _ := Sign(ctx, p, "rotated", msg); s.Alias != "hmac-new" {
@@ -186,20 +185,20 @@ func TestSignVerify(t *testing.T) {
 	hs, _ := Sign(ctx, p, "hmac", msg)
 	conf := *hs
 	conf.SecretID, conf.Alias = "mixed", "rsa"
-	if err := Verify(ctx, p, &conf, msg); !errors.Is(err, secrets.ErrVerification) {
+	if err := Verify(ctx, p, "mixed", &conf, msg); !errors.Is(err, secrets.ErrVerification) {
 		t.Fatalf("HS256 against RSA: %v", err)
 	}
 	rs, _ := Sign(ctx, p, "rsa", msg)
 	conf = *rs
 	conf.SecretID, conf.Alias = "mixed", aliasB
-	if err := Verify(ctx, p, &conf, msg); !errors.Is(err, secrets.ErrVerification) {
+	if err := Verify(ctx, p, "mixed", &conf, msg); !errors.Is(err, secrets.ErrVerification) {
 		t.Fatalf("RS256 against HMAC: %v", err)
 	}
 	conf.Alias = "unknown"
-	if err := Verify(ctx, p, &conf, msg); !errors.Is(err, secrets.ErrNotFound) {
+	if err := Verify(ctx, p, "mixed", &conf, msg); !errors.Is(err, secrets.ErrNotFound) {
 		t.Fatalf("unknown alias: %v", err)
 	}
-	if err := Verify(ctx, p, nil, msg); err == nil {
+	if err := Verify(ctx, p, "hmac", nil, msg); err == nil {
 		t.Fatal("nil signature")
 	}
 }

@@ -50,12 +50,17 @@ var (
 	ErrTooLarge = errors.New("jsoncrypto: input too large")
 	// ErrAliasInUse: CheckRetire found data that still names the alias.
 	ErrAliasInUse = errors.New("jsoncrypto: alias still in use")
+	// ErrNotAllowed: a value the Codec's Options do not allow it to read: one naming a
+	// secret id outside Options.SecretIDs, or an unauthenticated form (legacy, asymmetric)
+	// without Options.AllowLegacy or Options.AllowAsymmetric. Refused before any key is
+	// looked up.
+	ErrNotAllowed = errors.New("jsoncrypto: not allowed by the Codec's Options")
 )
 
 // Errors about the data wrap ErrMalformed, errors.ErrUnsupported (unknown type, cipher or
 // hash algorithm), secrets.ErrVerification (a MAC, tag, padding or hash that does not check),
-// secrets.ErrWrongKind, secrets.ErrNotFound or secrets.ErrNoMapping (from the Provider), or
-// secrets.ErrNotExtractable. They name fields, never their values, and never key bytes or
+// secrets.ErrWrongKind, secrets.ErrNotFound or secrets.ErrNoMapping (from the Provider),
+// secrets.ErrNotExtractable, or ErrNotAllowed (a secret id or form the Options do not allow). They name fields, never their values, and never key bytes or
 // plaintext.
 
 func malformed(format string, args ...any) error {
@@ -209,8 +214,13 @@ type Info struct {
 	// Algorithm is a salted hash's "algorithm".
 	Algorithm string
 	// Legacy is true for the pre-2016 x-simple-encryption form: no salt and no MAC, the
-	// data encrypted directly with the key.
+	// data encrypted directly with the key. Nothing in it is authenticated
+	// (Options.AllowLegacy).
 	Legacy bool
+	// Asymmetric is true for json-crypto's 2016 asymmetric x-simple-encryption form: a
+	// session key wrapped with an RSA public key. Anyone with the public key can make one
+	// (Options.AllowAsymmetric).
+	Asymmetric bool
 }
 
 // Inspect parses a serialized $crypto object and reports what it names. It checks the
@@ -233,7 +243,7 @@ func (env *envelope) info() (Info, error) {
 		if err != nil {
 			return info, err
 		}
-		info.Cipher, info.Alias, info.SecretID, info.Legacy = sv.cipher, sv.alias, sv.secretID, !sv.salted
+		info.Cipher, info.Alias, info.SecretID, info.Legacy, info.Asymmetric = sv.cipher, sv.alias, sv.secretID, !sv.salted, sv.keyObj != nil
 	case TypeGCM:
 		gv, err := parseGCM(env.value)
 		if err != nil {

@@ -37,7 +37,7 @@ func Example() {
 	info, _ := jsoncrypto.Inspect(v)
 	fmt.Println(info.Type, info.Cipher, info.Alias)
 
-	pt, _ := jsoncrypto.Decrypt(ctx, p, v)
+	pt, _ := jsoncrypto.Decrypt(ctx, p, "idm.password.encryption", v)
 	fmt.Println(string(pt))
 	// Output:
 	// x-simple-encryption AES/CBC/PKCS5Padding openidm-sym-default
@@ -68,7 +68,8 @@ func Example_rotation() {
 	err := jsoncrypto.CheckRetire("openidm-sym-default", docs)
 	fmt.Println(errors.Is(err, jsoncrypto.ErrAliasInUse))
 
-	c, _ = jsoncrypto.New(after, nil)
+	// The Codec that reads values names the secret ids they may use.
+	c, _ = jsoncrypto.New(after, &jsoncrypto.Options{SecretIDs: []string{"idm.config.encryption"}})
 	conf, changes, _ := c.Reencrypt(ctx, conf)
 	for _, ch := range changes {
 		fmt.Println(ch.Pointer, ch.Action, ch.OldAlias, "->", ch.NewAlias)
@@ -111,7 +112,7 @@ func ExampleSign() {
 
 	sig, _ := jsoncrypto.Sign(ctx, p, "app.signing", []byte("report.pdf contents"))
 	fmt.Println(sig.Alias, sig.Algorithm)
-	fmt.Println(jsoncrypto.Verify(ctx, p, sig, []byte("report.pdf contents")))
+	fmt.Println(jsoncrypto.Verify(ctx, p, "app.signing", sig, []byte("report.pdf contents")))
 	// Output:
 	// signing-2026 HS256
 	// <nil>

@@ -35,7 +35,10 @@ func FuzzDecrypt(f *testing.F) {
 	for _, s := range fuzzSeeds(f, fx) {
 		f.Add(s)
 	}
-	c := codec(f, fx.provider(f, mapping(idConfig, aliasA), mapping("gcm", "aes-gcm"), mapping(DefaultSecretID, aliasA)), nil)
+	p := fx.provider(f, mapping(idConfig, aliasA), mapping("gcm", "aes-gcm"), mapping(DefaultSecretID, aliasA))
+	c := codec(f, p, nil)
+	// The unauthenticated forms' paths too.
+	all := codec(f, p, &Options{AllowLegacy: true, AllowAsymmetric: true})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if utf8.Valid(data) {
 			_, err := parseJSON(data, 10000)
@@ -43,11 +46,23 @@ func FuzzDecrypt(f *testing.F) {
 				t.Fatalf("parser says %v, encoding/json says valid=%v", err, json.Valid(data))
 			}
 		}
+		// The validating parser (no tree, no copies) agrees with the one that builds.
+		_, perr := parseJSON(data, 64)
+		if verr := validJSON(data, 64); (verr == nil) != (perr == nil) {
+			t.Fatalf("validJSON says %v, parseJSON says %v", verr, perr)
+		}
 		Inspect(data)
 		VerifyHash(data, "pw", &VerifyHashOptions{Allow5xTruncation: true, MaxBcryptCost: 4})
 		pt, err := c.Decrypt(fx.ctx, data)
 		if err == nil && !json.Valid(pt) {
 			t.Fatalf("Decrypt returned non-JSON %q", pt)
+		}
+		pt2, err2 := all.Decrypt(fx.ctx, data)
+		if err2 == nil && !json.Valid(pt2) {
+			t.Fatalf("Decrypt (legacy, asymmetric allowed) returned non-JSON %q", pt2)
+		}
+		if err == nil && (err2 != nil || !bytes.Equal(pt, pt2)) {
+			t.Fatalf("allowing more changed the result of an allowed value: %v", err2)
 		}
 	})
 }
@@ -59,7 +74,8 @@ func FuzzDocument(f *testing.F) {
 	for _, s := range fuzzSeeds(f, fx) {
 		f.Add(s)
 	}
-	c := codec(f, fx.provider(f, mapping(idConfig, aliasA), mapping("gcm", "aes-gcm"), mapping(DefaultSecretID, aliasA)), nil)
+	c := codec(f, fx.provider(f, mapping(idConfig, aliasA), mapping("gcm", "aes-gcm"), mapping(DefaultSecretID, aliasA)),
+		&Options{AllowLegacy: true})
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		refs, err := Scan(doc)
 		out, changes, derr := c.DecryptDocument(fx.ctx, doc)

@@ -117,7 +117,7 @@ func TestJavaCrossCheck(t *testing.T) {
 			javaCases = append(javaCases, javaCase{tc.id, want, o})
 		}
 		cmds = append(cmds, fmt.Sprintf("legacy\t%s\t%s\t%s", hx(keyA), aliasA, hx(want)))
-		javaCases = append(javaCases, javaCase{DefaultSecretID, want, Options{}})
+		javaCases = append(javaCases, javaCase{DefaultSecretID, want, Options{AllowLegacy: true}})
 	}
 	hashPlain := []string{"Passw0rd", "pässwörd", "🔑key", ""}
 	for _, alg := range []string{"MD5", "SHA-1", "SHA-256", "SHA-384", "SHA-512"} {
@@ -158,10 +158,10 @@ func TestJavaCrossCheck(t *testing.T) {
 			t.Errorf("Go decrypted %s, want %s", got, jc.want)
 		}
 	}
-	// Legacy values are refused with NoLegacy.
+	// Legacy values are refused without AllowLegacy.
 	legacy, _ := strings.CutPrefix(res[5], "OK\t")
-	if _, err := codec(t, p, &Options{NoLegacy: true}).Decrypt(f.ctx, []byte(legacy)); !errors.Is(err, secrets.ErrVerification) {
-		t.Errorf("NoLegacy: %v", err)
+	if _, err := codec(t, p, nil).Decrypt(f.ctx, []byte(legacy)); !errors.Is(err, ErrNotAllowed) || !strings.Contains(err.Error(), "Options.AllowLegacy") {
+		t.Errorf("legacy value without AllowLegacy: %v", err)
 	}
 	res = res[len(javaCases):]
 	for i, line := range res {

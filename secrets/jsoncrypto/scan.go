@@ -253,8 +253,13 @@ func (p *parser) string() (string, error) {
 		}
 		p.pos++
 	}
+	// The slow path, with escapes. In validate mode nothing is built or copied: the escapes
+	// are checked, and the raw text for UTF-8, which is the same check as on the decoded
+	// text (escapes are ASCII and decode to whole code points).
 	var b strings.Builder
-	b.Write(p.src[start:p.pos])
+	if !p.validate {
+		b.Write(p.src[start:p.pos])
+	}
 	for {
 		if p.pos >= len(p.src) {
 			return "", p.fail("unterminated string")
@@ -263,6 +268,12 @@ func (p *parser) string() (string, error) {
 		switch {
 		case c == '"':
 			p.pos++
+			if p.validate {
+				if !utf8.Valid(p.src[start : p.pos-1]) {
+					return "", p.fail("invalid UTF-8 in string")
+				}
+				return "", nil
+			}
 			s := b.String()
 			if !utf8.ValidString(s) {
 				return "", p.fail("invalid UTF-8 in string")
@@ -271,7 +282,9 @@ func (p *parser) string() (string, error) {
 		case c < 0x20:
 			return "", p.fail("control character in string")
 		case c != '\\':
-			b.WriteByte(c)
+			if !p.validate {
+				b.WriteByte(c)
+			}
 			p.pos++
 			continue
 		}
@@ -281,22 +294,23 @@ func (p *parser) string() (string, error) {
 		}
 		e := p.src[p.pos]
 		p.pos++
+		var r rune
 		switch e {
 		case '"', '\\', '/':
-			b.WriteByte(e)
+			r = rune(e)
 		case 'b':
-			b.WriteByte('\b')
+			r = '\b'
 		case 'f':
-			b.WriteByte('\f')
+			r = '\f'
 		case 'n':
-			b.WriteByte('\n')
+			r = '\n'
 		case 'r':
-			b.WriteByte('\r')
+			r = '\r'
 		case 't':
-			b.WriteByte('\t')
+			r = '\t'
 		case 'u':
-			r, ok := p.hex4()
-			if !ok {
+			var ok bool
+			if r, ok = p.hex4(); !ok {
 				return "", p.fail("invalid \\u escape")
 			}
 			if utf16.IsSurrogate(r) {
@@ -306,7 +320,9 @@ func (p *parser) string() (string, error) {
 					p.pos += 2
 					if r2, ok := p.hex4(); ok {
 						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-							b.WriteRune(d)
+							if !p.validate {
+								b.WriteRune(d)
+							}
 							continue
 						}
 					}
@@ -314,9 +330,11 @@ func (p *parser) string() (string, error) {
 				p.pos = save
 				r = utf8.RuneError
 			}
-			b.WriteRune(r)
 		default:
 			return "", p.fail("invalid escape")
+		}
+		if !p.validate {
+			b.WriteRune(r)
 		}
 	}
 }

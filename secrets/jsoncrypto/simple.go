@@ -45,6 +45,19 @@ const (
 
 var fields2016 = map[string]bool{"cipher": true, "key": true, "data": true, "iv": true, "salt": true}
 
+// isSimpleField reports whether name is a member an x-simple-encryption value may have: the
+// members IDM documents (cipher, stableId, purpose, keySize, salt, iv, data, mac) and the
+// 2016 and legacy forms' "key". The MAC input has no separators, so an unknown member could
+// hold the names and values of known ones folded into it ("keySize16purpose": "x") under the
+// same MAC; every other member is refused.
+func isSimpleField(name string) bool {
+	switch name {
+	case "cipher", "stableId", "purpose", "keySize", "salt", "iv", "data", "mac", "key":
+		return true
+	}
+	return false
+}
+
 // simpleValue is a parsed x-simple-encryption value.
 type simpleValue struct {
 	v        *node
@@ -65,6 +78,12 @@ type simpleValue struct {
 func parseSimple(v *node) (*simpleValue, error) {
 	// v comes from envelopeOf, which has rejected duplicate members.
 	sv := &simpleValue{v: v}
+	for i := range v.members {
+		if k := v.members[i].key; !isSimpleField(k) {
+			return nil, malformed("unknown field %q in an %s value (allowed: cipher, stableId, purpose, keySize, salt, iv, data, mac, key)",
+				clip(k), TypeSimple)
+		}
+	}
 	var err error
 	if sv.cipher, err = requiredStr(v, "cipher"); err != nil {
 		return nil, err
@@ -84,6 +103,13 @@ func parseSimple(v *node) (*simpleValue, error) {
 	case k.kind == kString:
 		sv.alias = k.str
 	case k.kind == kObject:
+		for i := range k.members {
+			switch k.members[i].key {
+			case "cipher", "key", "data":
+			default:
+				return nil, malformed("unknown field %q in the \"key\" object (allowed: cipher, key, data)", clip(k.members[i].key))
+			}
+		}
 		sv.keyObj = k
 		if sv.alias, err = requiredStr(k, "key"); err != nil {
 			return nil, err
@@ -361,6 +387,7 @@ func exportSymmetric(ctx context.Context, s *secrets.Secret) ([]byte, error) {
 		return nil, fmt.Errorf("jsoncrypto: key %q is %v; x-simple-encryption needs a secret or AES key: %w",
 			s.Alias(), s.Kind(), secrets.ErrWrongKind)
 	}
+	step("Secret.Export")
 	raw, err := s.Export(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("jsoncrypto: x-simple-encryption derives its keys from the raw key: %w", err)
@@ -465,11 +492,8 @@ func (c *Codec) encryptSimple(ctx context.Context, s *secrets.Secret, secretID s
 	return append(appendFields(out, mac[:], false), "}}}"...), nil
 }
 
+// decryptSimple decrypts a value decryptEnvelope has allowed (Codec.allow).
 func (c *Codec) decryptSimple(ctx context.Context, sv *simpleValue) (json.RawMessage, error) {
-	if !sv.salted && c.o.NoLegacy {
-		return nil, fmt.Errorf("jsoncrypto: legacy x-simple-encryption (no salt, no MAC) refused by Options.NoLegacy: %w",
-			secrets.ErrVerification)
-	}
 	secretID := c.secretIDOf(sv.secretID)
 	s, err := c.p.Named(ctx, secretID, secrets.Decrypt, sv.alias)
 	if err != nil {
@@ -487,52 +511,82 @@ func (c *Codec) decryptSimple(ctx context.Context, sv *simpleValue) (json.RawMes
 	}
 	defer clear(raw)
 
-	var encKey []byte
-	if sv.salted {
-		st := new(kdfState)
-		defer st.clear()
-		st.extract(raw, sv.salt)
-		if err := st.expand(macInfo, st.macKey[:]); err != nil {
-			return nil, err
-		}
-		m := macWriter{w: hmac.New(sha256.New, st.macKey[:]), buf: st.stage[:0]}
-		if err := m.input(sv.v, c.o.MACFields, true); err != nil {
-			return nil, err
-		}
-		m.flush()
-		if !hmac.Equal(m.w.(hash.Hash).Sum(st.sum[:0])[:macSize], sv.mac) {
-			return nil, fmt.Errorf("jsoncrypto: MAC of the value named %q does not verify: %w", sv.alias, secrets.ErrVerification)
-		}
-		size := c.o.KeySize
-		if sv.keySize != 0 {
-			size = sv.keySize
-		}
-		encKey = st.encKey[:size]
-		if err := st.expand(info, encKey); err != nil {
-			return nil, err
-		}
-	} else {
-		if !aesKeySize(len(raw)) {
-			return nil, fmt.Errorf("jsoncrypto: legacy x-simple-encryption needs a 16, 24 or 32-byte key, %q has %d: %w",
-				sv.alias, len(raw), secrets.ErrWrongKind)
-		}
-		encKey = raw
+	if !sv.salted {
+		return decryptLegacy(raw, sv)
 	}
-	// sv.data was decoded for this call alone: decrypt it in place.
-	pt, err := cbcDecryptInPlace(encKey, sv.iv, sv.data)
-	if err != nil {
+	st := new(kdfState)
+	defer st.clear()
+	st.extract(raw, sv.salt)
+	if err := st.expand(macInfo, st.macKey[:]); err != nil {
 		return nil, err
+	}
+	m := macWriter{w: hmac.New(sha256.New, st.macKey[:]), buf: st.stage[:0]}
+	if err := m.input(sv.v, c.o.MACFields, true); err != nil {
+		return nil, err
+	}
+	m.flush()
+	step("mac")
+	if !hmac.Equal(m.w.(hash.Hash).Sum(st.sum[:0])[:macSize], sv.mac) {
+		return nil, fmt.Errorf("jsoncrypto: MAC of the value named %q does not verify: %w", sv.alias, secrets.ErrVerification)
+	}
+	size := c.o.KeySize
+	if sv.keySize != 0 {
+		size = sv.keySize
+	}
+	encKey := st.encKey[:size]
+	if err := st.expand(info, encKey); err != nil {
+		return nil, err
+	}
+	// sv.data was decoded for this call alone: decrypt it in place. The MAC has been
+	// checked: what follows leaks nothing an attacker could not compute.
+	pt, ok := cbcDecryptInPlace(encKey, sv.iv, sv.data)
+	if ok != 1 {
+		clear(sv.data)
+		return nil, errDecrypt
 	}
 	if err := checkPlaintext(pt); err != nil {
 		clear(pt)
-		if !sv.salted {
-			// Unauthenticated CBC: one error for bad padding and bad JSON, or the
-			// difference is a padding oracle.
-			return nil, errDecrypt
-		}
 		return nil, err
 	}
 	return pt, nil
+}
+
+// decryptLegacy decrypts the legacy form (no salt, no MAC) with the raw key. Nothing is
+// authenticated, so whatever is wrong with the data (padding, JSON) must not show, in the
+// error or in the time taken: the padding is checked and removed in constant time, the JSON
+// check runs whether or not the padding was good, on the plaintext less the padding it
+// claims (all of it when the padding is bad), and one error is returned for every failure.
+func decryptLegacy(raw []byte, sv *simpleValue) (json.RawMessage, error) {
+	if !aesKeySize(len(raw)) {
+		return nil, fmt.Errorf("jsoncrypto: legacy x-simple-encryption needs a 16, 24 or 32-byte key, %q has %d: %w",
+			sv.alias, len(raw), secrets.ErrWrongKind)
+	}
+	pt, ok := cbcDecryptInPlace(raw, sv.iv, sv.data)
+	step("json")
+	ok &= boolInt(validJSON(pt, MaxDepth) == nil)
+	if ok != 1 {
+		clear(sv.data)
+		return nil, errDecrypt
+	}
+	return pt, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// testHook, when a test sets it, is told each step a decryption takes (the calls on the
+// Secret, the MAC, the CBC decryption, the JSON check), so that tests can check that valid
+// and invalid input take the same steps. Nil outside tests.
+var testHook func(step string)
+
+func step(name string) {
+	if testHook != nil {
+		testHook(name)
+	}
 }
 
 // unwrapSessionKey decrypts the 2016 asymmetric form's session key with the RSA key.
@@ -550,17 +604,23 @@ func unwrapSessionKey(ctx context.Context, s *secrets.Secret, sv *simpleValue) (
 	if err != nil {
 		return nil, err
 	}
+	step("Secret.Decrypt")
 	k, err := s.Decrypt(ctx, sv.wrapped, opts)
 	if err != nil && !errors.Is(err, secrets.ErrVerification) {
 		return nil, fmt.Errorf("jsoncrypto: unwrapping the session key: %w", err)
 	}
+	// Read the random replacement whatever the outcome, so that a good and a bad session
+	// key take the same steps; keep it only when the unwrap failed.
+	r := make([]byte, 16)
+	if _, rerr := rand.Read(r); rerr != nil {
+		clear(k)
+		return nil, fmt.Errorf("jsoncrypto: reading random bytes: %w", rerr)
+	}
 	if err != nil || len(k) < 16 {
 		clear(k)
-		k = make([]byte, 16)
-		if _, err := rand.Read(k); err != nil {
-			return nil, fmt.Errorf("jsoncrypto: reading random bytes: %w", err)
-		}
+		return r, nil
 	}
+	clear(r)
 	return k, nil
 }
 
@@ -586,14 +646,17 @@ func cbcEncryptInPlace(key, iv, pt []byte) ([]byte, error) {
 
 var errDecrypt = fmt.Errorf("jsoncrypto: decryption failed: %w", secrets.ErrVerification)
 
-// cbcDecryptInPlace decrypts ct where it is and removes the PKCS#5 padding, checking it in
-// constant time. Every failure is the same error, and clears ct.
-func cbcDecryptInPlace(key, iv, ct []byte) ([]byte, error) {
+// cbcDecryptInPlace decrypts ct where it is and returns the plaintext less its PKCS#5
+// padding and ok = 1, or, when the padding is bad (or key, IV or ct have a wrong length),
+// all of ct decrypted and ok = 0. The padding is checked and removed in constant time: no
+// branch or memory access depends on it.
+func cbcDecryptInPlace(key, iv, ct []byte) (pt []byte, ok int) {
 	b, err := aes.NewCipher(key)
 	if err != nil || len(ct) == 0 || len(ct)%aes.BlockSize != 0 || len(iv) != aes.BlockSize {
-		return nil, errDecrypt
+		return ct, 0
 	}
 	out := ct
+	step("cbc")
 	cipher.NewCBCDecrypter(b, iv).CryptBlocks(out, out)
 	pad := int(out[len(out)-1])
 	good := subtle.ConstantTimeLessOrEq(1, pad) & subtle.ConstantTimeLessOrEq(pad, aes.BlockSize)
@@ -602,9 +665,6 @@ func cbcDecryptInPlace(key, iv, ct []byte) ([]byte, error) {
 		match := subtle.ConstantTimeByteEq(out[len(out)-i], byte(pad))
 		good &= subtle.ConstantTimeSelect(inPad, match, 1)
 	}
-	if good != 1 {
-		clear(out)
-		return nil, errDecrypt
-	}
-	return out[:len(out)-pad], nil
+	n := subtle.ConstantTimeSelect(good, len(out)-pad, len(out))
+	return out[:n], good
 }
