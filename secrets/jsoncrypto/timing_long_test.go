@@ -10,20 +10,25 @@ import (
 )
 
 // Timing checks of the unauthenticated paths, run by scripts/test's long-test step
-// (-tags longtest -run Long). The exact checks are the same-steps tests
+// (-race -tags longtest -run Long). The exact checks are the same-steps tests
 // (TestSecurityItem5LegacySameStepsSameError, TestAsymmetricSameStepsSameError); these only
-// catch a gross difference, and are built for a shared, noisy machine: the two inputs are
-// timed interleaved (alternating which goes first), in batches, and compared by their
-// medians; a try fails only beyond the bound, and the test only when every one of three
-// tries does.
+// catch a gross difference, and are built for a shared, noisy machine, with or without the
+// race detector (which makes a call ~100 times slower). The two inputs are timed in pairs,
+// back to back, alternating which goes first, each sample a batch of calls of about 200 µs;
+// the statistic is the median of the pairs' ratios, which a preemption or a GC pause (that
+// hits one sample of a pair, either one) does not move. A try fails beyond the bound, and
+// the test only when each of five tries does.
 
-// medianRatio times fa and fb, interleaved, samples times each (a sample is batch calls),
-// and returns median(b) / median(a).
-func medianRatio(t *testing.T, samples, batch int, fa, fb func() error) float64 {
+const (
+	timingSamples = 301
+	timingTries   = 5
+)
+
+// medianRatio times fa and fb in timingSamples interleaved pairs and returns the median of
+// time(b) / time(a) over the pairs.
+func medianRatio(t *testing.T, fa, fb func() error) float64 {
 	t.Helper()
-	ta := make([]time.Duration, 0, samples)
-	tb := make([]time.Duration, 0, samples)
-	timeOne := func(f func() error) time.Duration {
+	timeOne := func(f func() error, batch int) time.Duration {
 		start := time.Now()
 		for range batch {
 			if f() == nil {
@@ -32,40 +37,50 @@ func medianRatio(t *testing.T, samples, batch int, fa, fb func() error) float64 
 		}
 		return time.Since(start)
 	}
-	for i := range samples {
-		if i%2 == 0 {
-			ta = append(ta, timeOne(fa))
-			tb = append(tb, timeOne(fb))
-		} else {
-			tb = append(tb, timeOne(fb))
-			ta = append(ta, timeOne(fa))
-		}
+	batch := 1
+	if d := timeOne(fa, 5) / 5; d > 0 && d < 200*time.Microsecond {
+		batch = int(200 * time.Microsecond / d)
 	}
+	ta := make([]time.Duration, timingSamples)
+	tb := make([]time.Duration, timingSamples)
+	ratios := make([]float64, timingSamples)
+	for i := range timingSamples {
+		if i%2 == 0 {
+			ta[i] = timeOne(fa, batch)
+			tb[i] = timeOne(fb, batch)
+		} else {
+			tb[i] = timeOne(fb, batch)
+			ta[i] = timeOne(fa, batch)
+		}
+		ratios[i] = float64(tb[i]) / float64(ta[i])
+	}
+	slices.Sort(ratios)
 	slices.Sort(ta)
 	slices.Sort(tb)
-	ma, mb := ta[samples/2], tb[samples/2]
-	r := float64(mb) / float64(ma)
-	t.Logf("medians of %d samples of %d calls: %v / %v per call = %.3f (p10 %v / %v, p90 %v / %v)", samples, batch,
-		ma/time.Duration(batch), mb/time.Duration(batch), r, ta[samples/10], tb[samples/10], ta[9*samples/10], tb[9*samples/10])
+	n := timingSamples
+	r := ratios[n/2]
+	t.Logf("%d pairs of %d calls: median ratio %.3f (p25 %.3f, p75 %.3f); per call medians %v / %v, p10 %v / %v", n, batch,
+		r, ratios[n/4], ratios[3*n/4], ta[n/2]/time.Duration(batch), tb[n/2]/time.Duration(batch),
+		ta[n/10]/time.Duration(batch), tb[n/10]/time.Duration(batch))
 	return r
 }
 
-// checkRatio runs medianRatio up to three times and fails when no try is within bound of 1.
-func checkRatio(t *testing.T, bound float64, samples, batch int, fa, fb func() error) {
+// checkRatio fails when none of timingTries tries of medianRatio is within bound of 1.
+func checkRatio(t *testing.T, bound float64, fa, fb func() error) {
 	t.Helper()
 	var r float64
-	for try := 0; try < 3; try++ {
-		if r = medianRatio(t, samples, batch, fa, fb); r >= 1-bound && r <= 1+bound {
+	for try := 0; try < timingTries; try++ {
+		if r = medianRatio(t, fa, fb); r >= 1-bound && r <= 1+bound {
 			return
 		}
 	}
-	t.Errorf("median time ratio %.3f (bound 1 ± %.2f) in each of 3 tries", r, bound)
+	t.Errorf("median time ratio %.3f (bound 1 ± %.2f) in each of %d tries", r, bound, timingTries)
 }
 
 // TestLongLegacyPaddingTiming (issue 13, item 5): a 4 KiB legacy value with good padding over
-// text that is not JSON, and the same value with bad padding, take the same time: the
-// medians agree within 5%. (Before: the JSON check ran only for good padding, 8.45 µs
-// against 6.89 µs, a ratio of 0.82.)
+// text that is not JSON, and the same value with bad padding (the two differ only in the last
+// byte of their plaintext), take the same time: the medians agree within 10%. (Before the
+// fix the JSON check ran only for good padding: ratios 0.65 to 0.74 here.)
 func TestLongLegacyPaddingTiming(t *testing.T) {
 	f := newFixture(t)
 	c := codec(t, f.provider(t, mapping(DefaultSecretID, aliasA)), &Options{AllowLegacy: true})
@@ -73,12 +88,12 @@ func TestLongLegacyPaddingTiming(t *testing.T) {
 	dec := func(v []byte) func() error {
 		return func() error { _, err := c.Decrypt(f.ctx, v); return err }
 	}
-	checkRatio(t, 0.05, 301, 20, dec(badJSON), dec(badPad))
+	checkRatio(t, 0.10, dec(badJSON), dec(badPad))
 }
 
 // TestLongAsymmetricUnwrapTiming: with AllowAsymmetric, a value whose session key unwraps
 // (PKCS#1 v1.5) but whose MAC is wrong, and one whose wrapped key has bad padding, take the
-// same time: the medians agree within 5%.
+// same time: the medians agree within 10%.
 func TestLongAsymmetricUnwrapTiming(t *testing.T) {
 	f := newFixture(t)
 	p, pub := idmProvider(t, f)
@@ -93,5 +108,5 @@ func TestLongAsymmetricUnwrapTiming(t *testing.T) {
 	dec := func(v []byte) func() error {
 		return func() error { _, err := c.Decrypt(f.ctx, v); return err }
 	}
-	checkRatio(t, 0.05, 151, 2, dec(badMAC), dec(badPad))
+	checkRatio(t, 0.10, dec(badMAC), dec(badPad))
 }
