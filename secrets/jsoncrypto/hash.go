@@ -135,8 +135,8 @@ func parseHash(v *node) (*hashValue, error) {
 	return &hashValue{algorithm: canon, data: data}, nil
 }
 
-// Hash returns a salted-hash $crypto object for plaintext (for a non-string property, pass
-// its JSON text, as IDM hashes it). opts may be nil.
+// Hash returns a salted-hash $crypto object for plaintext, a string property's value (for
+// any other JSON value use HashJSON). opts may be nil.
 func Hash(plaintext string, opts *HashOptions) (json.RawMessage, error) {
 	var o HashOptions
 	if opts != nil {
@@ -173,6 +173,28 @@ func Hash(plaintext string, opts *HashOptions) (json.RawMessage, error) {
 	d := saltedDigest(newHash, []byte(plaintext), salt)
 	data := base64.StdEncoding.EncodeToString(append(d, salt...))
 	return appendEnvelope(nil, TypeSaltedHash, []kv{{name: "algorithm", val: canon}, {name: "data", val: data}}), nil
+}
+
+// HashJSON is Hash for a property holding any JSON value: IDM hashes a string as itself
+// and any other value as the text Jackson writes for it (IDMText), which HashJSON hashes
+// (UTF-8). A value IDMText refuses is an error wrapping ErrMalformed.
+func HashJSON(value json.RawMessage, opts *HashOptions) (json.RawMessage, error) {
+	text, err := IDMText(value)
+	if err != nil {
+		return nil, err
+	}
+	return Hash(text, opts)
+}
+
+// VerifyHashJSON is VerifyHash for a property holding any JSON value (see HashJSON): nil
+// when value's IDMText matches stored, an error wrapping secrets.ErrVerification when it
+// does not, ErrMalformed or errors.ErrUnsupported when it cannot be checked.
+func VerifyHashJSON(stored []byte, value json.RawMessage, opts *VerifyHashOptions) error {
+	text, err := IDMText(value)
+	if err != nil {
+		return err
+	}
+	return VerifyHash(stored, text, opts)
 }
 
 func saltedDigest(newHash func() hash.Hash, pt, salt []byte) []byte {
