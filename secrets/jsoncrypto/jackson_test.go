@@ -113,3 +113,15 @@ func FuzzIDMText(f *testing.F) {
 		}
 	})
 }
+
+// PBKDF2 as PingIDM 8.1's CLI reference prints it (cli.sh secureHash --algorithm PBKDF2):
+// refused as unsupported, naming the unconfirmed layout, not as malformed.
+func TestPBKDF2Unsupported(t *testing.T) {
+	const v = `{"$crypto":{"value":{"algorithm":"PBKDF2","data":"9/1IIaAVxAMFdCzlMGtkXMmotKqBafIdx2KFUeKHX0k=","config":{"hashLength":16,"saltLength":16,"iterations":20000,"hmac":"SHA3-256"}},"type":"salted-hash"}}`
+	for _, alg := range []string{"PBKDF2", "SCRYPT", "scrypt"} {
+		err := VerifyHash([]byte(strings.Replace(v, "PBKDF2", alg, 1)), "mypassword", nil)
+		if !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "unconfirmed") {
+			t.Errorf("%s: %v", alg, err)
+		}
+	}
+}
