@@ -1,13 +1,10 @@
 package jsoncrypto
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"math/big"
 	"strconv"
 	"strings"
 )
@@ -37,23 +34,134 @@ import (
 // IDMText does not reproduce. Numbers beyond the double range, and JSON nested more than
 // 64 levels, are errors.
 func IDMText(value json.RawMessage) (string, error) {
-	dec := json.NewDecoder(bytes.NewReader(value))
-	dec.UseNumber()
-	v, err := jacksonParse(dec, 0)
+	if !json.Valid(value) {
+		return "", malformed("not a JSON value")
+	}
+	p := jscan{s: value}
+	p.ws()
+	if p.s[p.i] == '"' {
+		return p.str()
+	}
+	// Fast path: write while scanning. An object with a repeated member name needs the
+	// LinkedHashMap rule (first place, last value): then build the tree instead.
+	var b strings.Builder
+	b.Grow(len(value) + len(value)/2)
+	err := p.stream(&b, 0, 0)
+	if err == nil {
+		return b.String(), nil
+	}
+	if !errors.Is(err, errDupMember) {
+		return "", err
+	}
+	p = jscan{s: value}
+	v, err := p.value(0)
 	if err != nil {
 		return "", err
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return "", malformed("JSON value has data after it")
-	}
-	if s, ok := v.(string); ok {
-		return s, nil
-	}
-	var b strings.Builder
+	b.Reset()
 	if err := jacksonWrite(&b, v, 0); err != nil {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+var errDupMember = errors.New("repeated member name")
+
+// stream writes the value at p as Jackson does, without building it.
+func (p *jscan) stream(b *strings.Builder, level, depth int) error {
+	if depth > maxJacksonDepth {
+		return malformed("JSON value nests more than %d levels", maxJacksonDepth)
+	}
+	p.ws()
+	switch c := p.s[p.i]; c {
+	case '{':
+		p.i++
+		p.ws()
+		if p.s[p.i] == '}' {
+			p.i++
+			b.WriteString("{ }")
+			return nil
+		}
+		b.WriteByte('{')
+		var seen []string
+		var seenSet map[string]struct{}
+		for n := 0; ; n++ {
+			p.ws()
+			k, err := p.str()
+			if err != nil {
+				return err
+			}
+			if seenSet != nil {
+				if _, dup := seenSet[k]; dup {
+					return errDupMember
+				}
+				seenSet[k] = struct{}{}
+			} else {
+				for _, x := range seen {
+					if x == k {
+						return errDupMember
+					}
+				}
+				if seen = append(seen, k); len(seen) > 16 {
+					seenSet = make(map[string]struct{}, 32)
+					for _, x := range seen {
+						seenSet[x] = struct{}{}
+					}
+				}
+			}
+			if n > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('\n')
+			indent(b, level+1)
+			jacksonString(b, k)
+			b.WriteString(" : ")
+			p.ws()
+			p.i++ // ':'
+			if err := p.stream(b, level+1, depth+1); err != nil {
+				return err
+			}
+			p.ws()
+			if p.s[p.i] == '}' {
+				p.i++
+				b.WriteByte('\n')
+				indent(b, level)
+				b.WriteByte('}')
+				return nil
+			}
+			p.i++ // ','
+		}
+	case '[':
+		p.i++
+		p.ws()
+		if p.s[p.i] == ']' {
+			p.i++
+			b.WriteString("[ ]")
+			return nil
+		}
+		b.WriteString("[ ")
+		for n := 0; ; n++ {
+			if n > 0 {
+				b.WriteString(", ")
+			}
+			if err := p.stream(b, level, depth+1); err != nil {
+				return err
+			}
+			p.ws()
+			if p.s[p.i] == ']' {
+				p.i++
+				b.WriteString(" ]")
+				return nil
+			}
+			p.i++ // ','
+		}
+	default:
+		v, err := p.value(depth)
+		if err != nil {
+			return err
+		}
+		return jacksonWrite(b, v, level)
+	}
 }
 
 // jObject is an object in member order.
@@ -64,57 +172,131 @@ type jObject struct {
 
 const maxJacksonDepth = 64
 
-func jacksonParse(dec *json.Decoder, depth int) (any, error) {
+// jscan reads a JSON text already checked by json.Valid into strings, json.Number, bool,
+// nil, []any and *jObject.
+type jscan struct {
+	s []byte
+	i int
+}
+
+func (p *jscan) ws() {
+	for p.i < len(p.s) && (p.s[p.i] == ' ' || p.s[p.i] == '\t' || p.s[p.i] == '\n' || p.s[p.i] == '\r') {
+		p.i++
+	}
+}
+
+func (p *jscan) value(depth int) (any, error) {
 	if depth > maxJacksonDepth {
 		return nil, malformed("JSON value nests more than %d levels", maxJacksonDepth)
 	}
-	t, err := dec.Token()
-	if err != nil {
-		return nil, malformed("not a JSON value")
-	}
-	switch x := t.(type) {
-	case json.Delim:
-		switch x {
-		case '{':
-			o := &jObject{vals: map[string]any{}}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, malformed("not a JSON value")
-				}
-				k, _ := kt.(string)
-				v, err := jacksonParse(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				if _, dup := o.vals[k]; !dup {
-					o.keys = append(o.keys, k)
-				}
-				o.vals[k] = v
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, malformed("not a JSON value")
-			}
+	p.ws()
+	switch c := p.s[p.i]; c {
+	case '{':
+		p.i++
+		o := &jObject{}
+		p.ws()
+		if p.s[p.i] == '}' {
+			p.i++
 			return o, nil
-		case '[':
-			a := []any{}
-			for dec.More() {
-				v, err := jacksonParse(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				a = append(a, v)
+		}
+		for {
+			p.ws()
+			k, err := p.str()
+			if err != nil {
+				return nil, err
 			}
-			if _, err := dec.Token(); err != nil {
-				return nil, malformed("not a JSON value")
+			p.ws()
+			p.i++ // ':'
+			v, err := p.value(depth + 1)
+			if err != nil {
+				return nil, err
 			}
+			if o.vals == nil {
+				o.vals = make(map[string]any)
+			}
+			if _, dup := o.vals[k]; !dup {
+				o.keys = append(o.keys, k)
+			}
+			o.vals[k] = v
+			p.ws()
+			if p.s[p.i] == '}' {
+				p.i++
+				return o, nil
+			}
+			p.i++ // ','
+		}
+	case '[':
+		p.i++
+		a := []any{}
+		p.ws()
+		if p.s[p.i] == ']' {
+			p.i++
 			return a, nil
 		}
-		return nil, malformed("not a JSON value")
+		for {
+			v, err := p.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+			p.ws()
+			if p.s[p.i] == ']' {
+				p.i++
+				return a, nil
+			}
+			p.i++ // ','
+		}
+	case '"':
+		return p.str()
+	case 't':
+		p.i += 4
+		return true, nil
+	case 'f':
+		p.i += 5
+		return false, nil
+	case 'n':
+		p.i += 4
+		return nil, nil
 	default:
-		return x, nil // string, json.Number, bool, nil
+		a := p.i
+		for p.i < len(p.s) && strings.IndexByte("+-.0123456789eE", p.s[p.i]) >= 0 {
+			p.i++
+		}
+		return json.Number(p.s[a:p.i]), nil
 	}
 }
+
+// str reads a string token; plain ASCII is taken as is, anything else is decoded by
+// encoding/json (escapes, and invalid UTF-8 as U+FFFD).
+func (p *jscan) str() (string, error) {
+	a := p.i
+	plain := true
+	p.i++
+	for {
+		c := p.s[p.i]
+		if c == '"' {
+			break
+		}
+		if c == '\\' {
+			plain = false
+			p.i++
+		} else if c >= utf8RuneSelf {
+			plain = false
+		}
+		p.i++
+	}
+	p.i++
+	if plain {
+		return string(p.s[a+1 : p.i-1]), nil
+	}
+	var s string
+	if err := json.Unmarshal(p.s[a:p.i], &s); err != nil {
+		return "", malformed("bad JSON string")
+	}
+	return s, nil
+}
+
+const utf8RuneSelf = 0x80
 
 func jacksonWrite(b *strings.Builder, v any, level int) error {
 	switch x := v.(type) {
@@ -129,7 +311,7 @@ func jacksonWrite(b *strings.Builder, v any, level int) error {
 				b.WriteByte(',')
 			}
 			b.WriteByte('\n')
-			b.WriteString(strings.Repeat("  ", level+1))
+			indent(b, level+1)
 			jacksonString(b, k)
 			b.WriteString(" : ")
 			if err := jacksonWrite(b, x.vals[k], level+1); err != nil {
@@ -137,7 +319,7 @@ func jacksonWrite(b *strings.Builder, v any, level int) error {
 			}
 		}
 		b.WriteByte('\n')
-		b.WriteString(strings.Repeat("  ", level))
+		indent(b, level)
 		b.WriteByte('}')
 	case []any:
 		if len(x) == 0 {
@@ -171,6 +353,12 @@ func jacksonWrite(b *strings.Builder, v any, level int) error {
 		return fmt.Errorf("jsoncrypto: IDMText: unexpected %T", v)
 	}
 	return nil
+}
+
+func indent(b *strings.Builder, level int) {
+	for range level {
+		b.WriteString("  ")
+	}
 }
 
 func jacksonString(b *strings.Builder, s string) {
@@ -209,11 +397,12 @@ var errNumberRange = errors.New("jsoncrypto: IDMText: a number is beyond the ran
 // BigInteger or Double.
 func jacksonNumber(s string) (string, error) {
 	if !strings.ContainsAny(s, ".eE") {
-		n, ok := new(big.Int).SetString(s, 10)
-		if !ok {
-			return "", malformed("bad JSON number")
+		// JSON has no leading zeros, so an integer's text is canonical already, but for -0
+		// (Integer 0). Integer, Long and BigInteger all print their decimal digits.
+		if s == "-0" {
+			return "0", nil
 		}
-		return n.String(), nil
+		return s, nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsInf(f, 0) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -108,6 +109,18 @@ func FuzzIDMText(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// The streaming writer and the tree writer agree.
+		if d := bytes.TrimSpace(data); d[0] != '"' {
+			p := jscan{s: data}
+			v, err := p.value(0)
+			var b strings.Builder
+			if err == nil {
+				err = jacksonWrite(&b, v, 0)
+			}
+			if err != nil || b.String() != s {
+				t.Fatalf("IDMText(%q) = %q, the tree gives %q (%v)", data, s, b.String(), err)
+			}
+		}
 		if d := bytes.TrimSpace(data); json.Valid(d) && d[0] != '"' && !json.Valid([]byte(s)) {
 			t.Fatalf("IDMText(%q) = %q is not JSON", data, s)
 		}
@@ -123,5 +136,42 @@ func TestPBKDF2Unsupported(t *testing.T) {
 		if !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "unconfirmed") {
 			t.Errorf("%s: %v", alg, err)
 		}
+	}
+}
+
+// BenchmarkIDMText against its floor in the same call shape: encoding/json's Compact of the
+// same document (a parse and re-write without Jackson's layout).
+func BenchmarkIDMText(b *testing.B) {
+	for _, n := range []int{1, 100} {
+		var sb strings.Builder
+		sb.WriteString("{")
+		for i := range n {
+			if i > 0 {
+				sb.WriteString(",")
+			}
+			fmt.Fprintf(&sb, `"k%d":{"a":[1,2.5,"s"],"b":true}`, i)
+		}
+		sb.WriteString("}")
+		doc := json.RawMessage(sb.String())
+		name := fmt.Sprintf("members=%d", n)
+		b.Run(name+"/IDMText", func(b *testing.B) {
+			b.SetBytes(int64(len(doc)))
+			for b.Loop() {
+				if _, err := IDMText(doc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/floor=json.Compact", func(b *testing.B) {
+			b.SetBytes(int64(len(doc)))
+			var buf bytes.Buffer
+			for b.Loop() {
+				buf.Reset()
+				if err := json.Compact(&buf, doc); err != nil {
+					b.Fatal(err)
+				}
+				_ = buf.String()
+			}
+		})
 	}
 }
