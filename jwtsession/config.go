@@ -23,6 +23,11 @@ const (
 	DefaultMaxTokenSize = 8 << 10
 	// CookieWarnSize: SetCookie logs a warning when a cookie value exceeds it.
 	CookieWarnSize = 4 << 10
+	// DefaultIDMLeeway is the clock skew the IDM profile allows on exp, the idle deadline,
+	// nbf and iat when Config.Leeway is 0: five seconds, enough for the clocks of an IDM
+	// cluster and a Go service a second or two apart, short against IDM's one-minute
+	// refresh interval.
+	DefaultIDMLeeway = 5 * time.Second
 	// DefaultCacheSize is the number of validated tokens the cache holds.
 	DefaultCacheSize = 4096
 	// MinHMACKeySize is the least size of the exported HMAC key, as IDM requires (hmacKey
@@ -34,11 +39,15 @@ const (
 type Profile int
 
 const (
-	// IDM makes tokens exactly as PingIDM/ForgeRock IDM's JWT session module: an outer
-	// JWS HS256 with header {"typ":"JWT","alg":"HS256","cty":"JWT"} whose payload is a
-	// compact JWE {"alg":"RSA1_5","enc":"A128CBC-HS256"}, no kid. It accepts the older
-	// outer header {"typ":"JWE","alg":"HS256"} too, and tries every valid key in mapping
-	// order (a kid, if a token carries one, selects the key).
+	// IDM makes tokens exactly as PingIDM/ForgeRock IDM 7's JWT session module: an outer
+	// JWS HS256 with header {"typ":"JWT","kid":<HMAC key alias>,"cty":"JWT","alg":"HS256"}
+	// whose payload is a compact JWE with header
+	// {"typ":"JWT","kid":<RSA key alias>,"enc":"A128CBC-HS256","alg":"RSA1_5"} (the member
+	// sets of a real IDM 7 session-jwt; go-jose orders members its own way). It accepts
+	// the forms without kid and inner typ (IDM 5/6 and the commons module) and the older
+	// outer header {"typ":"JWE","alg":"HS256"} too: a kid, when present, selects the key,
+	// otherwise every valid key is tried in mapping order. Times are checked as IDM
+	// checks them (see Config.Leeway and Config.LimitLifetime).
 	IDM Profile = iota
 	// Modern makes tokens with kid = alias on both layers, RSA-OAEP-256 (or RSA-OAEP
 	// where the key's store lacks OAEP with SHA-256, as SoftHSM 2.6) and A256GCM inside,
@@ -93,9 +102,19 @@ type Config struct {
 	// RefreshAfter is the age of iat after which Refresh re-issues; 0 means
 	// DefaultRefreshAfter (IDM's one minute).
 	RefreshAfter time.Duration
-	// Leeway is the clock skew allowed on exp, nbf, iat and the idle deadline; 0 means
-	// none (IDM allows none). Negative is an error.
+	// Leeway is the clock skew allowed on exp, the idle deadline, nbf and iat: a token
+	// validates while now < exp + Leeway and now < idle deadline + Leeway, and once
+	// now + Leeway ≥ nbf (and iat). 0 means the profile's default: DefaultIDMLeeway
+	// (5 s) in the IDM profile, none in the Modern profile. Negative means none.
 	Leeway time.Duration
+	// LimitLifetime makes Validate also refuse (ErrMaxLife) a token whose exp lies more
+	// than MaxLife + Leeway ahead of now, or whose idle deadline more than IdleTimeout +
+	// Leeway ahead: tokens made under longer settings, or forged by a key holder. The
+	// Modern profile always applies this limit. The IDM profile applies it only when
+	// LimitLifetime is set, since IDM itself checks only now < exp and now < idle
+	// deadline: a cookie from an IDM configured for longer sessions than this Config
+	// validates, as it does in IDM.
+	LimitLifetime bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
@@ -159,6 +178,15 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	switch {
+	case d.Leeway < 0:
+		d.Leeway = 0
+	case d.Leeway == 0 && d.Profile == IDM:
+		d.Leeway = DefaultIDMLeeway
+	}
+	if d.Profile == Modern {
+		d.LimitLifetime = true
 	}
 	if d.MaxTokenSize == 0 {
 		d.MaxTokenSize = DefaultMaxTokenSize

@@ -40,9 +40,12 @@
 // Validate refuses a token over Config.MaxTokenSize before parsing, then checks, in
 // order: structure and headers (exact algorithm allowlists per profile; no crit, jwk,
 // jku, zip; duplicate names refused), the signature, the decryption, and the claims:
-// now < exp, now < tokenIdleTimeSeconds, nbf and iat not in the future, exp and the
-// idle deadline no further ahead than MaxLife and IdleTimeout, all with Config.Leeway
-// and the clock Config.Now; last the Config.Revoked hook. Each failure wraps one
+// now < exp, now < tokenIdleTimeSeconds, nbf and iat not in the future, all with
+// Config.Leeway (5 s by default in the IDM profile, none in Modern) and the clock
+// Config.Now; in the Modern profile (or with Config.LimitLifetime) also exp and the
+// idle deadline no further ahead than MaxLife and IdleTimeout; last the Config.Revoked
+// hook. The IDM profile thus accepts what IDM accepts: IDM checks only now < exp and
+// now < tokenIdleTimeSeconds. Each failure wraps one
 // sentinel (ErrMalformed, ErrSignature, ErrExpired, ...); errors never carry key bytes,
 // and quote from the token only header values, claim names and times (truncated). Validated tokens are cached by their SHA-256 so a resent cookie costs
 // no RSA decryption.

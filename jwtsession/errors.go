@@ -35,9 +35,9 @@ var (
 	ErrIdleExpired = errors.New("jwtsession: session idle for too long")
 	// ErrNotYetValid: nbf or iat lies in the future (beyond leeway).
 	ErrNotYetValid = errors.New("jwtsession: token not yet valid")
-	// ErrMaxLife: exp or the idle deadline lies further ahead than Config.MaxLife or
-	// Config.IdleTimeout allow (a token made under other settings, or forged by a key
-	// holder).
+	// ErrMaxLife (Modern profile, or Config.LimitLifetime): exp or the idle deadline
+	// lies further ahead than Config.MaxLife or Config.IdleTimeout allow (a token made
+	// under other settings, or forged by a key holder).
 	ErrMaxLife = errors.New("jwtsession: token lifetime beyond the configured maximum")
 	// ErrRevoked: the revocation hook rejected the session.
 	ErrRevoked = errors.New("jwtsession: session revoked")

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,7 +71,8 @@ func TestJWCryptoValidatesIssued(t *testing.T) {
 		innerAlgs []string
 		kid       bool
 	}{
-		{jwtsession.IDM, map[string]any{"typ": "JWT", "alg": "HS256", "cty": "JWT"}, map[string]any{"alg": "RSA1_5", "enc": "A128CBC-HS256"}, []string{"RSA1_5", "A128CBC-HS256"}, false},
+		// The member sets of a real IDM 7 session-jwt (kid = alias on both layers, inner typ).
+		{jwtsession.IDM, map[string]any{"typ": "JWT", "kid": hmacAlias, "cty": "JWT", "alg": "HS256"}, map[string]any{"typ": "JWT", "kid": rsaAlias, "enc": "A128CBC-HS256", "alg": "RSA1_5"}, []string{"RSA1_5", "A128CBC-HS256"}, true},
 		{jwtsession.Modern, map[string]any{"typ": "JWT", "alg": "HS256", "cty": "JWT", "kid": hmacAlias}, map[string]any{"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": rsaAlias}, []string{"RSA-OAEP-256", "A256GCM"}, true},
 	} {
 		t.Run(tc.profile.String(), func(t *testing.T) {
@@ -94,6 +96,52 @@ func TestJWCryptoValidatesIssued(t *testing.T) {
 			assert.Equal(t, map[string]any{"roles": []any{"internal/role/openidm-authorized"}}, c["org.forgerock.authentication.context"])
 		})
 	}
+}
+
+// The exact protected headers of a real IDM 7.x session-jwt cookie (member order as IDM
+// wrote them).
+const (
+	idm7Outer = `{"typ":"JWT","kid":"openidm-jwtsessionhmac-key","cty":"JWT","alg":"HS256"}`
+	idm7Inner = `{"typ":"JWT","kid":"openidm-localhost","enc":"A128CBC-HS256","alg":"RSA1_5"}`
+)
+
+// Tokens built by jwcrypto with IDM 7's header bytes, accepted by the IDM profile; the kid
+// selects the key (a kid naming no valid key is refused without trying the others).
+func TestJWCryptoIDM7Headers(t *testing.T) {
+	py := jwcrypto(t)
+	e := newEnv(t)
+	e.addHMAC("hmac-other", 32)
+	m, err := jwtsession.New(e.provider([]string{"hmac-other", hmacAlias}, []string{rsaAlias}), jwtsession.Config{Now: e.clock.Now})
+	require.NoError(t, err)
+	now := e.clock.Now()
+	claims := map[string]any{
+		"jti": "3f0b8a1e-4f5e-4a8e-9c1d-1c2b3a4d5e6f", "iat": now.Unix(), "nbf": now.Unix(),
+		"exp": now.Add(2 * time.Hour).Unix(), "tokenIdleTimeSeconds": now.Add(30 * time.Minute).Unix(),
+		"prn": "openidm-admin", "sessionId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+		"org.forgerock.authentication.context": map[string]any{"id": "openidm-admin"},
+	}
+	res := py("issue", map[string]any{
+		"hmac_key": b64(e.hmac[hmacAlias]), "rsa_public_pem": publicPEM(t, e.rsaPub(rsaAlias)), "claims": claims,
+		"outer_header": idm7Outer, "inner_header": idm7Inner,
+	})
+	tok := res["token"].(string)
+	parts := strings.Split(tok, ".")
+	require.Len(t, parts, 3)
+	assert.Equal(t, idm7Outer, string(unb64(t, parts[0])), "jwcrypto kept IDM 7's outer header bytes")
+	assert.Equal(t, idm7Inner, string(unb64(t, strings.SplitN(string(unb64(t, parts[1])), ".", 2)[0])), "and the inner ones")
+	s, err := m.Validate(ctx, tok)
+	require.NoError(t, err)
+	assert.Equal(t, "openidm-admin", s.Principal)
+	assert.Equal(t, hmacAlias, s.SigningKey, "the kid chose the second valid key")
+	assert.Equal(t, rsaAlias, s.EncryptionKey)
+
+	// The kid names a key the mapping does not list: refused as unknown.
+	res = py("issue", map[string]any{
+		"hmac_key": b64(e.hmac[hmacAlias]), "rsa_public_pem": publicPEM(t, e.rsaPub(rsaAlias)), "claims": claims,
+		"outer_header": strings.Replace(idm7Outer, hmacAlias, "retired-key", 1), "inner_header": idm7Inner,
+	})
+	_, err = m.Validate(ctx, res["token"].(string))
+	assert.ErrorIs(t, err, jwtsession.ErrUnknownKey)
 }
 
 // Tokens built by jwcrypto in IDM's layout (both outer headers IDM has written),

@@ -73,14 +73,15 @@ func TestHeadersAndClaimsAsIDM(t *testing.T) {
 	require.NoError(t, err)
 	parts := strings.Split(tok, ".")
 	require.Len(t, parts, 3)
-	assert.Equal(t, map[string]any{"typ": "JWT", "alg": "HS256", "cty": "JWT"}, headerOf(t, parts[0]))
+	// IDM 7's member sets: kid = alias on both layers, typ on the inner JWE.
+	assert.Equal(t, map[string]any{"typ": "JWT", "kid": hmacAlias, "cty": "JWT", "alg": "HS256"}, headerOf(t, parts[0]))
 	// The signature is HMAC-SHA-256 with the raw key bytes.
 	assert.Equal(t, tok, jws(string(unb64(t, parts[0])), string(unb64(t, parts[1])), e.hmac[hmacAlias]))
 
 	inner := string(unb64(t, parts[1]))
 	ip := strings.Split(inner, ".")
 	require.Len(t, ip, 5)
-	assert.Equal(t, map[string]any{"alg": "RSA1_5", "enc": "A128CBC-HS256"}, headerOf(t, ip[0]))
+	assert.Equal(t, map[string]any{"typ": "JWT", "kid": rsaAlias, "enc": "A128CBC-HS256", "alg": "RSA1_5"}, headerOf(t, ip[0]))
 	assert.Len(t, unb64(t, ip[1]), 256) // RSA-2048 wrapped key
 	assert.Len(t, unb64(t, ip[2]), 16)  // IV
 	assert.Len(t, unb64(t, ip[4]), 16)  // truncated HMAC tag

@@ -17,7 +17,7 @@ import (
 
 func TestTimes(t *testing.T) {
 	e := newEnv(t)
-	m := e.manager(jwtsession.Config{IdleTimeout: 10 * time.Minute, MaxLife: 30 * time.Minute, CacheSize: -1})
+	m := e.manager(jwtsession.Config{IdleTimeout: 10 * time.Minute, MaxLife: 30 * time.Minute, CacheSize: -1, Leeway: -1}) // no leeway: IDM's exact rule
 	tok, err := m.Issue(ctx, jwtsession.Claims{Principal: "p"})
 	require.NoError(t, err)
 
@@ -35,7 +35,7 @@ func TestTimes(t *testing.T) {
 
 	// Refreshing keeps the session alive to its absolute end, not beyond.
 	e2 := newEnv(t)
-	m2 := e2.manager(jwtsession.Config{IdleTimeout: 10 * time.Minute, MaxLife: 30 * time.Minute})
+	m2 := e2.manager(jwtsession.Config{IdleTimeout: 10 * time.Minute, MaxLife: 30 * time.Minute, Leeway: -1})
 	s, err := m2.NewSession(ctx, jwtsession.Claims{Principal: "p"})
 	require.NoError(t, err)
 	exp := s.Expiry
@@ -118,18 +118,18 @@ func TestRotation(t *testing.T) {
 	assert.Equal(t, "hmac-b", s.SigningKey, "new tokens use the active key")
 	assert.Equal(t, "rsa-b", s.EncryptionKey)
 	_, err = mA.Validate(ctx, tokB)
-	assert.ErrorIs(t, err, jwtsession.ErrSignature, "the old mapping does not know B")
+	assert.ErrorIs(t, err, jwtsession.ErrUnknownKey, "the old mapping does not know B, which the kid names")
 
 	// Retire A: its tokens stop validating.
 	mB, err := jwtsession.New(e.provider([]string{"hmac-b"}, []string{"rsa-b"}), jwtsession.Config{Now: e.clock.Now})
 	require.NoError(t, err)
 	_, err = mB.Validate(ctx, tokA)
-	assert.ErrorIs(t, err, jwtsession.ErrSignature)
+	assert.ErrorIs(t, err, jwtsession.ErrUnknownKey)
 	// Signing key still valid but encryption key retired.
 	mBAsig, err := jwtsession.New(e.provider([]string{"hmac-b", hmacAlias}, []string{"rsa-b"}), jwtsession.Config{Now: e.clock.Now})
 	require.NoError(t, err)
 	_, err = mBAsig.Validate(ctx, tokA)
-	assert.ErrorIs(t, err, jwtsession.ErrDecryption)
+	assert.ErrorIs(t, err, jwtsession.ErrUnknownKey, "the inner kid names the retired key")
 }
 
 func TestNewErrors(t *testing.T) {
@@ -152,7 +152,7 @@ func TestNewErrors(t *testing.T) {
 	assert.Error(t, err, "IDM profile is HS256 only")
 	_, err = jwtsession.New(e.provider([]string{hmacAlias}, []string{rsaAlias}), jwtsession.Config{Profile: jwtsession.Modern, SignatureAlgorithm: "HS512"})
 	assert.ErrorIs(t, err, secrets.ErrWrongKind, "HS512 needs 64 bytes")
-	_, err = jwtsession.New(e.provider([]string{hmacAlias}, []string{rsaAlias}), jwtsession.Config{Leeway: -time.Second})
+	_, err = jwtsession.New(e.provider([]string{hmacAlias}, []string{rsaAlias}), jwtsession.Config{IdleTimeout: -time.Second})
 	assert.Error(t, err)
 	_, err = jwtsession.New(nil, jwtsession.Config{})
 	assert.Error(t, err)
@@ -212,7 +212,7 @@ func TestCacheAndRevocation(t *testing.T) {
 	assert.Equal(t, n, ws.decrypts.Load(), "a cache hit costs no RSA decryption")
 
 	// Deadlines apply on cache hits too.
-	e.clock.Advance(jwtsession.DefaultIdleTimeout)
+	e.clock.Advance(jwtsession.DefaultIdleTimeout + jwtsession.DefaultIDMLeeway)
 	_, err = m.Validate(ctx, tok)
 	assert.ErrorIs(t, err, jwtsession.ErrIdleExpired)
 

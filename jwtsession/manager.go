@@ -54,7 +54,7 @@ func New(p *secrets.Provider, cfg Config) (*Manager, error) {
 		return nil, errors.New("jwtsession: New: nil Provider")
 	}
 	c := cfg.withDefaults()
-	if c.Leeway < 0 || c.IdleTimeout < 0 || c.MaxLife < 0 || c.RefreshAfter < 0 || c.MaxTokenSize < 0 {
+	if c.IdleTimeout < 0 || c.MaxLife < 0 || c.RefreshAfter < 0 || c.MaxTokenSize < 0 {
 		return nil, errors.New("jwtsession: New: negative duration or size in Config")
 	}
 	m := &Manager{cfg: c, p: p, sigAlg: c.SignatureAlgorithm}
@@ -180,10 +180,9 @@ func (m *Manager) signerFor(ctx context.Context, sec *secrets.Secret) (jose.Sign
 		}
 		key.Key = cryptosigner.Opaque(cs)
 	}
-	opts := (&jose.SignerOptions{}).WithType("JWT").WithContentType("JWT")
-	if m.cfg.Profile == Modern {
-		opts = opts.WithHeader(jose.HeaderKey("kid"), sec.Alias())
-	}
+	// Both profiles name the key by kid = alias (IDM 7 does).
+	opts := (&jose.SignerOptions{}).WithType("JWT").WithContentType("JWT").
+		WithHeader(jose.HeaderKey("kid"), sec.Alias())
 	s, err := jose.NewSigner(key, opts)
 	if err != nil {
 		return nil, fmt.Errorf("signing key %q: %w", sec.Alias(), err)
@@ -202,11 +201,12 @@ func (m *Manager) encrypterFor(sec *secrets.Secret) (jose.Encrypter, error) {
 	if !ok {
 		return nil, fmt.Errorf("encryption key %q in store %q is %v, not RSA: %w", sec.Alias(), sec.Store(), sec.Kind(), secrets.ErrWrongKind)
 	}
-	r := jose.Recipient{Algorithm: m.keyAlg, Key: pub}
-	if m.cfg.Profile == Modern {
-		r.KeyID = sec.Alias()
+	r := jose.Recipient{Algorithm: m.keyAlg, Key: pub, KeyID: sec.Alias()}
+	var opts *jose.EncrypterOptions
+	if m.cfg.Profile == IDM {
+		opts = (&jose.EncrypterOptions{}).WithType("JWT") // IDM 7's inner header has typ JWT
 	}
-	e, err := jose.NewEncrypter(m.enc, r, nil)
+	e, err := jose.NewEncrypter(m.enc, r, opts)
 	if err != nil {
 		return nil, fmt.Errorf("encryption key %q: %w", sec.Alias(), err)
 	}
@@ -370,6 +370,9 @@ func (m *Manager) checkTimes(s *Session, now time.Time) error {
 	}
 	if !s.IssuedAt.IsZero() && now.Add(l).Before(s.IssuedAt) {
 		return fmt.Errorf("%w: iat %s is ahead (now %s)", ErrNotYetValid, s.IssuedAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	if !m.cfg.LimitLifetime {
+		return nil
 	}
 	// One second of slack: times are whole seconds.
 	if s.Expiry.After(now.Add(m.cfg.MaxLife + l + time.Second)) {

@@ -76,7 +76,7 @@ func TestForgedHandmadeTokensAccepted(t *testing.T) {
 // sentinel that names its fault.
 func TestNegative(t *testing.T) {
 	e := newEnv(t)
-	m := e.manager(jwtsession.Config{MaxTokenSize: 6000})
+	m := e.manager(jwtsession.Config{MaxTokenSize: 6000, LimitLifetime: true})
 	now := e.clock.Now()
 	good := claimsAt(now, 2*time.Hour, 30*time.Minute)
 	valid, err := m.Issue(ctx, jwtsession.Claims{Principal: "bjensen"})

@@ -49,22 +49,7 @@ func LoadConfig(path string, props Properties) (*Config, error) {
 
 // ParseConfig is LoadConfig on the bytes of a secrets.json file; StoreConfig.Dir stays "".
 func ParseConfig(data []byte, props Properties) (*Config, error) {
-	if len(data) > MaxConfigSize {
-		return nil, fmt.Errorf("secrets: secrets.json is larger than %d bytes", MaxConfigSize)
-	}
-	if props == nil {
-		props = EnvProperties()
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var raw any
-	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("secrets: secrets.json is not valid JSON: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("secrets: secrets.json has data after the top-level object")
-	}
-	v, err := resolve(raw, "", props, 0)
+	v, err := resolveFile(data, props, "secrets.json")
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +133,36 @@ func ParseConfig(data []byte, props Properties) (*Config, error) {
 		cfg.Stores = append(cfg.Stores, sc)
 	}
 	return cfg, nil
+}
+
+// ResolveJSON decodes one IDM configuration file (any conf/*.json: authentication.json,
+// managed.json, ...) and returns its value with every &{name|default} expression expanded
+// from props (nil means EnvProperties()) and IDM's type wrappers applied, exactly as
+// LoadConfig does for secrets.json. Objects come back as map[string]any, arrays as []any,
+// numbers as json.Number (or int64, float64 from $int, $number), so callers read the
+// settings they know. Errors are LoadConfig's: they name the JSON path and the property,
+// never a property's value. data is bounded by MaxConfigSize.
+func ResolveJSON(data []byte, props Properties) (any, error) {
+	return resolveFile(data, props, "configuration file")
+}
+
+func resolveFile(data []byte, props Properties, name string) (any, error) {
+	if len(data) > MaxConfigSize {
+		return nil, fmt.Errorf("secrets: %s is larger than %d bytes", name, MaxConfigSize)
+	}
+	if props == nil {
+		props = EnvProperties()
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var raw any
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("secrets: %s is not valid JSON: %w", name, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("secrets: %s has data after the top-level object or value", name)
+	}
+	return resolve(raw, "", props, 0)
 }
 
 func parseMappings(v any, path string) ([]Mapping, error) {

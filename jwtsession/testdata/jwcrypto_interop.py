@@ -10,13 +10,22 @@ Reads one JSON object on stdin, writes one JSON object on stdout.
   issue:  {"hmac_key", "rsa_public_pem", "claims", "outer_header", "inner_header"}
           -> {"token"}
           Builds a token in IDM's layout: JWS(HS256, typ JWT, cty JWT) over the
-          compact JWE(RSA1_5, A128CBC-HS256) of the claims.
+          compact JWE(RSA1_5, A128CBC-HS256) of the claims. A header given as a
+          JSON string (not an object) is used byte for byte as the protected
+          header, e.g. the exact headers of a real IDM 7 session-jwt.
 """
 import json
 import sys
 
 from jwcrypto import jwe, jwk, jws
 from jwcrypto.common import base64url_decode, json_decode
+
+
+def header(h):
+    """A header object and its protected text: a string is kept byte for byte."""
+    if isinstance(h, str):
+        return json.loads(h), h
+    return h, json.dumps(h)
 
 
 def main():
@@ -41,14 +50,14 @@ def main():
         }
     elif cmd == "issue":
         rkey = jwk.JWK.from_pem(req["rsa_public_pem"].encode())
-        ih = req["inner_header"]
-        inner = jwe.JWE(json.dumps(req["claims"]).encode(), protected=json.dumps(ih))
+        ih, ih_text = header(req["inner_header"])
+        inner = jwe.JWE(json.dumps(req["claims"]).encode(), protected=ih_text)
         inner.allowed_algs = [ih["alg"], ih["enc"]]
         inner.add_recipient(rkey)
         outer = jws.JWS(inner.serialize(compact=True).encode())
-        oh = req["outer_header"]
+        oh, oh_text = header(req["outer_header"])
         outer.allowed_algs = [oh["alg"]]
-        outer.add_signature(hkey, None, protected=json.dumps(oh))
+        outer.add_signature(hkey, None, protected=oh_text)
         out = {"token": outer.serialize(compact=True)}
     else:
         raise SystemExit("unknown command " + cmd)

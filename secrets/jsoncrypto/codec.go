@@ -69,11 +69,15 @@ type Options struct {
 	// MACFields is the field set the MAC covers, for Encrypt and Decrypt: MACAllFields
 	// (default) or MAC2016Fields.
 	MACFields MACFields
-	// KeySize is the length in bytes of the derived AES key (16, 24 or 32): 0 means 16,
-	// what json-crypto's 2016 decryptor always derives. (Its encryptor derives as many
-	// bytes as the raw key has, so the two agree for 128-bit keys; IDM creates
-	// openidm-sym-default as a 128-bit AES key.) Decrypt uses a value's "keySize" field
-	// when it has one, else KeySize.
+	// KeySize is the length in bytes of the AES key Encrypt derives for FormatIDM
+	// values, and writes as "keySize" (in bytes, as IDM's examples do): 16, 24 or 32;
+	// 0 means 16 (IDM creates openidm-sym-default as a 128-bit AES key). Format2016
+	// values, which have no keySize field, derive as many bytes as the key has, as
+	// json-crypto's SimpleEncryptor does. Decrypt reads "keySize" in bytes (16, 24, 32)
+	// or bits (128, 192, 256; Advanced Identity Cloud's examples); a value without it
+	// derives as many bytes as the key has (IDM 7.3; json-crypto's SimpleEncryptor,
+	// key.getEncoded().length), or 16 for the 2016 asymmetric form — decided after the
+	// MAC has verified.
 	KeySize int
 	// AESInfo is the HKDF info string of the AES key: "" means "AES". json-crypto uses the
 	// Java algorithm name of the key (Key.getAlgorithm()), "AES" for IDM's keys; what it is

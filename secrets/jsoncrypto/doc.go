@@ -38,9 +38,9 @@
 // IDM 7/8 interoperability is unverified. The algorithm above is from the open 2016 sources
 // and is checked byte for byte against an independent Java (JCE) implementation in this
 // package's tests, but IDM 6.5 and later are closed: which fields their MAC covers
-// (Options.MACFields), the derived key size (Options.KeySize, or the value's "keySize") and
-// the HKDF info of a non-AES key (Options.AESInfo) are unconfirmed, and the defaults follow
-// the 2016 decryptor. Treat interoperability with IDM 7/8 as unverified until a value made
+// (Options.MACFields) and the HKDF info of a non-AES key (Options.AESInfo) are
+// unconfirmed, and the defaults follow the 2016 decryptor. The derived key size is the
+// value's "keySize" (bytes or bits), else the key's own length (see Options.KeySize). Treat interoperability with IDM 7/8 as unverified until a value made
 // by a real IDM 7/8 has been decrypted with the options you use.
 //
 // # AES-GCM

@@ -161,12 +161,27 @@ func parseSimple(v *node) (*simpleValue, error) {
 	}
 	if ks := v.get("keySize"); ks != nil {
 		n, err := strconv.Atoi(ks.str)
-		if ks.kind != kNumber || err != nil || !aesKeySize(n) {
-			return nil, malformed("field \"keySize\" is not 16, 24 or 32")
+		if ks.kind != kNumber || err != nil {
+			return nil, malformed("field \"keySize\" is not 16, 24 or 32 (bytes) or 128, 192 or 256 (bits)")
 		}
-		sv.keySize = n
+		if sv.keySize = keySizeBytes(n); sv.keySize == 0 {
+			return nil, malformed("field \"keySize\" is not 16, 24 or 32 (bytes) or 128, 192 or 256 (bits)")
+		}
 	}
 	return sv, nil
+}
+
+// keySizeBytes reads a "keySize" field: IDM's encrypted-object examples print bytes
+// ("keySize": 16), Advanced Identity Cloud's print bits ("keySize": 128); the two ranges
+// do not overlap. It returns 0 for any other value.
+func keySizeBytes(n int) int {
+	switch {
+	case aesKeySize(n):
+		return n
+	case n%8 == 0 && aesKeySize(n/8):
+		return n / 8
+	}
+	return 0
 }
 
 // clip shortens a string from the input for an error message.
@@ -468,7 +483,17 @@ func (c *Codec) encryptSimple(ctx context.Context, s *secrets.Secret, secretID s
 	if err := st.expand(macInfo, st.macKey[:]); err != nil {
 		return nil, err
 	}
-	encKey := st.encKey[:c.o.KeySize]
+	size := c.o.KeySize
+	if c.o.Format == Format2016 {
+		// No keySize field: derive as many bytes as the key has, as json-crypto's
+		// SimpleEncryptor does and as Decrypt reads such values.
+		if !aesKeySize(len(raw)) {
+			return nil, fmt.Errorf("jsoncrypto: Format2016 derives an AES key as long as the key, and %q has %d bytes, not 16, 24 or 32: %w",
+				s.Alias(), len(raw), secrets.ErrWrongKind)
+		}
+		size = len(raw)
+	}
+	encKey := st.encKey[:size]
 	if err := st.expand(c.o.AESInfo, encKey); err != nil {
 		return nil, err
 	}
@@ -529,9 +554,19 @@ func (c *Codec) decryptSimple(ctx context.Context, sv *simpleValue) (json.RawMes
 	if !hmac.Equal(m.w.(hash.Hash).Sum(st.sum[:0])[:macSize], sv.mac) {
 		return nil, fmt.Errorf("jsoncrypto: MAC of the value named %q does not verify: %w", sv.alias, secrets.ErrVerification)
 	}
-	size := c.o.KeySize
-	if sv.keySize != 0 {
-		size = sv.keySize
+	// The MAC has verified: the value's fields are the ones its maker wrote.
+	size := sv.keySize
+	switch {
+	case size != 0:
+	case sv.keyObj != nil:
+		size = 16 // the 2016 asymmetric form: always a 128-bit AES key
+	case aesKeySize(len(raw)):
+		// No keySize: as long as the key (json-crypto's SimpleEncryptor expands
+		// key.getEncoded().length bytes; IDM 7.3 derives it from the key).
+		size = len(raw)
+	default:
+		return nil, fmt.Errorf("jsoncrypto: the value has no keySize and key %q has %d bytes, not an AES key size (16, 24 or 32): %w",
+			sv.alias, len(raw), secrets.ErrWrongKind)
 	}
 	encKey := st.encKey[:size]
 	if err := st.expand(info, encKey); err != nil {
