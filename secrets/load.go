@@ -61,8 +61,10 @@ func ParseConfig(data []byte, props Properties) (*Config, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("secrets: secrets.json is not valid JSON: %w", err)
 	}
-	if dec.More() {
-		return nil, errors.New("secrets: secrets.json has data after the top-level object")
+	// After the value only white space may follow: the next token must be io.EOF
+	// (dec.More is false before a '}' or ']' too, so it lets "{...}}" through).
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("secrets: secrets.json has data after the top-level value: remove it (a stray '}' or ']'?)")
 	}
 	v, err := resolve(raw, "", props, 0)
 	if err != nil {
