@@ -104,8 +104,9 @@ type Config struct {
 	// CacheSize is how many validated tokens are remembered (keyed by a SHA-256 of the
 	// token) so a resent cookie costs no RSA decryption; 0 means DefaultCacheSize,
 	// negative disables the cache. Cached entries expire at the token's own deadlines,
-	// after at most secrets.DefaultLease (so a key dropped from a mapping stops
-	// validating within a lease), and when the revocation hook rejects them.
+	// after at most the Provider's lease (secrets.Provider.Lease; nothing is cached when the
+	// Provider caches nothing), so a key dropped from a store or mapping stops validating
+	// within a lease, and when the revocation hook rejects them.
 	CacheSize int
 
 	// Revoked, when set, is asked on every successful Validate (cache hits included);

@@ -329,10 +329,14 @@ func (m *Manager) Validate(ctx context.Context, token string) (*Session, error) 
 	}
 	if m.cache != nil {
 		until := s.Deadline().Add(m.cfg.Leeway)
-		if lease := now.Add(secrets.DefaultLease); lease.Before(until) {
+		// No longer than the Provider serves the keys that validated it (none when it
+		// does not cache them).
+		if lease := now.Add(m.p.Lease()); lease.Before(until) {
 			until = lease
 		}
-		m.cache.put(key, s, until, now)
+		if until.After(now) {
+			m.cache.put(key, s, until, now)
+		}
 	}
 	return m.revocation(ctx, s, key)
 }

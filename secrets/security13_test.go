@@ -1,8 +1,10 @@
 package secrets_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/secretstores/secretstores/secrets"
+	"github.com/secretstores/secretstores/secrets/secretstest"
 )
 
 // Properties whose values each refer ten times to the next: expanding &{p6} takes 10^6
@@ -86,4 +89,64 @@ func TestSecurity12TrailingData(t *testing.T) {
 		_, err := secrets.ParseConfig([]byte(in), secrets.MapProperties(nil))
 		assert.NoError(t, err, "%q", in)
 	}
+}
+
+// quietStore is a MemoryStore that does not tell the Provider about changes (a keystore file
+// edited by another process, a key deleted on the HSM by another application).
+type quietStore struct{ m *secretstest.MemoryStore }
+
+func (q quietStore) Name() string { return q.m.Name() }
+func (q quietStore) Entry(ctx context.Context, alias string) (secrets.Entry, error) {
+	return q.m.Entry(ctx, alias)
+}
+func (q quietStore) Aliases(ctx context.Context) ([]string, error) { return q.m.Aliases(ctx) }
+func (q quietStore) Close() error                                  { return nil }
+
+// An entry looked up at 0 s with a one-minute lease is not served after 60 s, whichever of
+// Active, Valid and Named first used it and when: a key deleted at 59 s was still served at
+// 109 s, because the second call cached it for a lease from its own time.
+func TestSecurity6NothingServedPastLease(t *testing.T) {
+	ctx := context.Background()
+	for _, order := range []string{"active-then-valid", "valid-then-active", "active-then-named"} {
+		t.Run(order, func(t *testing.T) {
+			now := time.Unix(1_700_000_000, 0)
+			var mu sync.Mutex
+			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+			advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+			m := secretstest.NewMemoryStore("ks")
+			_, err := m.Generate(ctx, "k", secrets.KeySpec{Kind: secrets.KindSecret})
+			require.NoError(t, err)
+			p, err := secrets.NewProvider([]secrets.Store{quietStore{m}}, []secrets.Mapping{
+				{SecretID: "id", Types: []secrets.Purpose{secrets.Sign, secrets.Verify}, Aliases: []string{"k"}},
+			}, &secrets.ProviderOptions{Lease: time.Minute, Now: clock})
+			require.NoError(t, err)
+			defer p.Close()
+			assert.Equal(t, time.Minute, p.Lease())
+
+			active := func() error { _, err := p.Active(ctx, "id", secrets.Sign); return err }
+			valid := func() error { _, err := p.Valid(ctx, "id", secrets.Verify); return err }
+			named := func() error { _, err := p.Named(ctx, "id", secrets.Verify, "k"); return err }
+			first, second := active, valid
+			switch order {
+			case "valid-then-active":
+				first, second = valid, active
+			case "active-then-named":
+				second = named
+			}
+			require.NoError(t, first())
+			advance(59 * time.Second)
+			require.NoError(t, second()) // served from the entry cached at 0 s
+			require.NoError(t, m.Delete(ctx, "k"))
+			advance(2 * time.Second) // 61 s: the lease of the lookup at 0 s is over
+			for name, call := range map[string]func() error{"Active": active, "Valid": valid, "Named": named} {
+				assert.ErrorIs(t, call(), secrets.ErrNotFound, "%s at 61 s", name)
+			}
+		})
+	}
+	p, err := secrets.NewProvider(nil, nil, &secrets.ProviderOptions{Lease: -1})
+	require.NoError(t, err)
+	assert.Equal(t, time.Duration(0), p.Lease(), "a Provider that does not cache")
+	p, err = secrets.NewProvider(nil, nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, secrets.DefaultLease, p.Lease())
 }
