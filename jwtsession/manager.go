@@ -415,7 +415,8 @@ func (m *Manager) open(ctx context.Context, token string) (*Session, error) {
 	var sigAlias string
 	var keyErr error
 	for _, sec := range keys {
-		vk, err := m.verifyKey(ctx, sec)
+		var storeErr error // a store failure inside a MACInStore verification
+		vk, err := m.verifyKey(ctx, sec, &storeErr)
 		if err != nil {
 			keyErr = err
 			continue
@@ -428,8 +429,8 @@ func (m *Manager) open(ctx context.Context, token string) (*Session, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if !errors.Is(err, secrets.ErrVerification) && !errors.Is(err, jose.ErrCryptoFailure) && m.cfg.MACInStore {
-			keyErr = err
+		if storeErr != nil {
+			keyErr = storeErr
 		}
 	}
 	if payload == nil {
@@ -557,10 +558,12 @@ func (m *Manager) keys(ctx context.Context, id string, pu secrets.Purpose, kid s
 	return keys, nil
 }
 
-func (m *Manager) verifyKey(ctx context.Context, sec *secrets.Secret) (any, error) {
+// verifyKey returns what go-jose verifies with for sec; with MACInStore a store failure
+// during the verification is written to storeErr.
+func (m *Manager) verifyKey(ctx context.Context, sec *secrets.Secret, storeErr *error) (any, error) {
 	switch {
 	case m.isMAC && m.cfg.MACInStore:
-		return storeMAC{ctx: ctx, sec: sec, alg: m.sigAlg}, nil
+		return storeMAC{ctx: ctx, sec: sec, alg: m.sigAlg, err: storeErr}, nil
 	case m.isMAC:
 		return m.hmac.get(ctx, sec)
 	default:
