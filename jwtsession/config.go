@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -139,7 +140,16 @@ type CookieConfig struct {
 	NoHTTPOnly bool
 	// SameSite is the SameSite attribute; 0 means http.SameSiteLaxMode.
 	SameSite http.SameSite
+	// HostPrefix (Modern profile only) names the cookie "__Host-" + Name: browsers then
+	// accept it only with Secure, Path=/ and no Domain, from the host itself, so a sibling
+	// domain (evil.example.com beside app.example.com) cannot plant or overwrite the
+	// session. New refuses it with the IDM profile (which keeps IDM's cookie name and
+	// domains), with Domains, and with Insecure.
+	HostPrefix bool
 }
+
+// HostCookiePrefix is the cookie-name prefix CookieConfig.HostPrefix adds (RFC 6265bis).
+const HostCookiePrefix = "__Host-"
 
 func (c *Config) withDefaults() Config {
 	d := *c
@@ -172,6 +182,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.Cookie.Name == "" {
 		d.Cookie.Name = DefaultCookieName
+	}
+	if d.Cookie.HostPrefix && !strings.HasPrefix(d.Cookie.Name, HostCookiePrefix) {
+		d.Cookie.Name = HostCookiePrefix + d.Cookie.Name
 	}
 	if d.Cookie.SameSite == 0 {
 		d.Cookie.SameSite = http.SameSiteLaxMode

@@ -57,6 +57,16 @@ func New(p *secrets.Provider, cfg Config) (*Manager, error) {
 	if c.Leeway < 0 || c.IdleTimeout < 0 || c.MaxLife < 0 || c.RefreshAfter < 0 || c.MaxTokenSize < 0 {
 		return nil, errors.New("jwtsession: New: negative duration or size in Config")
 	}
+	if c.Cookie.HostPrefix {
+		switch {
+		case c.Profile != Modern:
+			return nil, errors.New("jwtsession: New: Cookie.HostPrefix is for the Modern profile; the IDM profile keeps IDM's cookie name and domains")
+		case len(c.Cookie.Domains) > 0:
+			return nil, errors.New("jwtsession: New: Cookie.HostPrefix allows no Domains: a __Host- cookie is host-only")
+		case c.Cookie.Insecure:
+			return nil, errors.New("jwtsession: New: Cookie.HostPrefix needs Secure: drop Cookie.Insecure")
+		}
+	}
 	m := &Manager{cfg: c, p: p, sigAlg: c.SignatureAlgorithm}
 	switch c.Profile {
 	case IDM:

@@ -2,6 +2,9 @@ package jwtsession_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,4 +59,63 @@ func TestSecurity6TokenCacheUsesProviderLease(t *testing.T) {
 	require.NoError(t, e2.store.Delete(ctx, rsaAlias))
 	_, err = m2.Validate(ctx, tok2)
 	assert.ErrorIs(t, err, secrets.ErrNotFound, "no lease, no cached token")
+}
+
+// The Modern profile's HostPrefix option: the cookie is __Host-session-jwt, Secure, Path=/,
+// host-only; a plain session-jwt cookie (as a sibling domain could plant) is not read. The
+// IDM profile keeps IDM's cookie name: HostPrefix is refused there, as with Domains or
+// Insecure.
+func TestSecurity10HostPrefixCookie(t *testing.T) {
+	e := newEnv(t)
+	p := e.provider([]string{hmacAlias}, []string{rsaAlias})
+	m, err := jwtsession.New(p, jwtsession.Config{Profile: jwtsession.Modern, Cookie: jwtsession.CookieConfig{HostPrefix: true}})
+	require.NoError(t, err)
+	w := httptest.NewRecorder()
+	_, err = m.Login(w, httptest.NewRequest(http.MethodPost, "https://app.example.com/login", nil), jwtsession.Claims{Principal: "bjensen"})
+	require.NoError(t, err)
+	set := w.Result().Cookies()
+	require.Len(t, set, 1)
+	c := set[0]
+	assert.Equal(t, "__Host-session-jwt", c.Name)
+	assert.True(t, c.Secure)
+	assert.Equal(t, "/", c.Path)
+	assert.Empty(t, c.Domain)
+	raw := w.Header().Get("Set-Cookie")
+	assert.True(t, strings.HasPrefix(raw, "__Host-session-jwt="), raw)
+	assert.NotContains(t, strings.ToLower(raw), "domain=")
+
+	r := httptest.NewRequest(http.MethodGet, "https://app.example.com/", nil)
+	r.AddCookie(&http.Cookie{Name: "__Host-session-jwt", Value: c.Value})
+	s, err := m.FromRequest(r)
+	require.NoError(t, err)
+	assert.Equal(t, "bjensen", s.Principal)
+	// A session-jwt cookie, even a valid token, is not the session under the prefix.
+	planted := httptest.NewRequest(http.MethodGet, "https://app.example.com/", nil)
+	planted.AddCookie(&http.Cookie{Name: "session-jwt", Value: c.Value})
+	_, err = m.FromRequest(planted)
+	assert.ErrorIs(t, err, jwtsession.ErrNoSession)
+	// Logout clears the prefixed cookie
+	w = httptest.NewRecorder()
+	m.Logout(w, r)
+	cl := w.Result().Cookies()
+	require.Len(t, cl, 1)
+	assert.Equal(t, "__Host-session-jwt", cl[0].Name)
+	assert.True(t, cl[0].Secure)
+	assert.Equal(t, -1, cl[0].MaxAge)
+
+	for name, cfg := range map[string]jwtsession.Config{
+		"IDM profile": {Cookie: jwtsession.CookieConfig{HostPrefix: true}},
+		"Domains":     {Profile: jwtsession.Modern, Cookie: jwtsession.CookieConfig{HostPrefix: true, Domains: []string{"example.com"}}},
+		"Insecure":    {Profile: jwtsession.Modern, Cookie: jwtsession.CookieConfig{HostPrefix: true, Insecure: true}},
+	} {
+		_, err := jwtsession.New(p, cfg)
+		assert.ErrorContains(t, err, "HostPrefix", name)
+	}
+	// The IDM profile's cookie stays IDM's.
+	mi, err := jwtsession.New(p, jwtsession.Config{})
+	require.NoError(t, err)
+	w = httptest.NewRecorder()
+	_, err = mi.Login(w, httptest.NewRequest(http.MethodPost, "/login", nil), jwtsession.Claims{Principal: "bjensen"})
+	require.NoError(t, err)
+	assert.Equal(t, "session-jwt", w.Result().Cookies()[0].Name)
 }
