@@ -29,7 +29,7 @@ type app struct {
 // would share them (a database, a cache with expiry).
 type revocations struct {
 	mu  sync.Mutex
-	ids map[string]time.Time // session id → when the session would have expired anyway
+	ids map[string]time.Time // revocationKey → when the session would have expired anyway
 	now func() time.Time
 }
 
@@ -56,10 +56,19 @@ func (v *revocations) revoke(id string, until time.Time) {
 func (v *revocations) check(_ context.Context, s *jwtsession.Session) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if _, ok := v.ids[s.SessionID]; ok {
+	if _, ok := v.ids[revocationKey(s)]; ok {
 		return errLoggedOut
 	}
 	return nil
+}
+
+// revocationKey is the session id, which refreshed tokens keep; a token without one (not
+// made by this server) is revoked by its token id.
+func revocationKey(s *jwtsession.Session) string {
+	if s.SessionID != "" {
+		return "session " + s.SessionID
+	}
+	return "token " + s.ID
 }
 
 func (a *app) routes() http.Handler {
@@ -157,7 +166,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 	// Revoke the session on the server, not only the cookie in this browser.
 	if s, err := a.m.FromRequest(r); err == nil {
-		a.revoked.revoke(s.SessionID, s.Expiry.Add(time.Minute))
+		a.revoked.revoke(revocationKey(s), s.Expiry.Add(time.Minute))
 	}
 	a.m.Logout(w, r)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
