@@ -80,7 +80,9 @@ type DirConfig struct {
 //
 // With a VersionSuffix (say ".v"), the files jwt.v1, jwt.v2, jwt.v3 are versions of the
 // secret id "jwt", and the highest version is active, as in IDM. A plain file "jwt" next to
-// them counts as version 0. The aliases are:
+// them counts as version 0: the oldest, never active while a version file exists (it keeps
+// "jwt" as its entry's alias, so data written under it before the first version file still
+// finds it among the valid keys). The aliases are:
 //
 //   - "jwt.v1", "jwt.v2", "jwt.v3": each version, by its file name. Aliases lists these (and
 //     the names of unversioned files), and their entries report them as their alias.
@@ -401,8 +403,9 @@ func (s *DirStore) Aliases(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// Entry returns the entry for alias: a file name, a versioned secret id (the active version)
-// or a version-relative alias such as "jwt.v-1" (see DirStore). It wraps secrets.ErrNotFound
+// Entry returns the entry for alias: a versioned secret id (the active version, before a file
+// of the same name), a file name, or a version-relative alias such as "jwt.v-1" (see
+// DirStore). It wraps secrets.ErrNotFound
 // when there is no such file or version, secrets.ErrClosed after Close, and the file's
 // decoding error when the file does not hold a usable secret.
 func (s *DirStore) Entry(ctx context.Context, alias string) (secrets.Entry, error) {
@@ -414,8 +417,12 @@ func (s *DirStore) Entry(ctx context.Context, alias string) (secrets.Entry, erro
 	if s.closed {
 		return nil, s.keyErr(alias, secrets.ErrClosed)
 	}
-	f := s.files[alias]
-	if f == nil {
+	// A secret id with versions names its active version, even where a file of that name
+	// exists: that file is version 0, an older one (IDM: the highest version is active).
+	var f *dirFile
+	if vs := s.ids[alias]; len(vs) > 0 {
+		f = vs[0]
+	} else if f = s.files[alias]; f == nil {
 		f = s.relative(alias)
 	}
 	if f == nil {

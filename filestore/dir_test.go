@@ -275,7 +275,7 @@ func TestDirStoreVersions(t *testing.T) {
 	}
 	for alias, want := range map[string]string{
 		"jwt": "jwt.v10", "jwt.v-1": "jwt.v2", "jwt.v-2": "jwt.v1", "jwt.v2": "jwt.v2",
-		"old": "old", "old.v-1": "old", "plain": "plain", "jwt.v01": "jwt.v01",
+		"old": "old.v1", "old.v-1": "old", "plain": "plain", "jwt.v01": "jwt.v01",
 	} {
 		e, err := s.Entry(ctx, alias)
 		if err != nil {
@@ -291,9 +291,9 @@ func TestDirStoreVersions(t *testing.T) {
 			t.Errorf("%s: %v, want ErrNotFound", alias, err)
 		}
 	}
-	// "old" is both the unversioned file and the secret id: the file wins as an alias, and
-	// old.v1 is the active version of the id.
-	if e, _ := s.Entry(ctx, "old"); e.Alias() != "old" {
+	// "old" is both the unversioned file and the secret id: the id wins (its active version,
+	// old.v1); the file is version 0 (old.v-1). TestSecurity3RotationUnversionedFile.
+	if e, _ := s.Entry(ctx, "old"); e.Alias() != "old.v1" {
 		t.Errorf("old: %s", e.Alias())
 	}
 	if got := s.Versions("jwt"); !slices.Equal(got, []string{"jwt.v10", "jwt.v2", "jwt.v1"}) {

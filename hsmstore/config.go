@@ -256,15 +256,15 @@ func parseURI(s string) (*uri, error) {
 			}
 			k, v, ok := strings.Cut(attr, "=")
 			if !ok {
-				return fmt.Errorf("hsmstore: pkcs11 URI attribute %q has no '='", truncate(k))
+				return fmt.Errorf("hsmstore: pkcs11 URI attribute %s has no '=' (write name=value)", uriAttrName(k))
 			}
 			k = strings.ToLower(k)
 			val, err := url.PathUnescape(v)
 			if err != nil {
-				return fmt.Errorf("hsmstore: pkcs11 URI attribute %s: bad percent-encoding", truncate(k))
+				return fmt.Errorf("hsmstore: pkcs11 URI attribute %s: bad percent-encoding", uriAttrName(k))
 			}
 			if seen[k] {
-				return fmt.Errorf("hsmstore: pkcs11 URI repeats attribute %s", truncate(k))
+				return fmt.Errorf("hsmstore: pkcs11 URI repeats attribute %s", uriAttrName(k))
 			}
 			seen[k] = true
 			switch k {
@@ -294,6 +294,9 @@ func parseURI(s string) (*uri, error) {
 			case "pin-source":
 				u.pinSource = val
 			default:
+				if isPINAttr(k) {
+					return fmt.Errorf("hsmstore: pkcs11 URI attribute %s is not pin-value or pin-source: the PIN is not used; correct the name", uriAttrName(k))
+				}
 				// library-*, object, id, type, module-name ... : not needed to open a token.
 			}
 		}
@@ -306,6 +309,26 @@ func parseURI(s string) (*uri, error) {
 		return nil, err
 	}
 	return u, nil
+}
+
+// isPINAttr reports whether a URI attribute name (or what stands in its place when '=' is
+// missing) is, or looks like, a PIN attribute: pin-value, pin-source or a mistyped one.
+func isPINAttr(k string) bool {
+	k = strings.ToLower(strings.TrimSpace(k))
+	return strings.HasPrefix(k, "pin") || strings.HasPrefix(k, "%70") // %70 is 'p'
+}
+
+// uriAttrName is how errors name a URI attribute: quoted and truncated, and for a PIN
+// attribute only "pin-…", since a mistyped one (pin-value:4711) holds the PIN.
+func uriAttrName(k string) string {
+	switch k {
+	case "pin-value", "pin-source":
+		return k
+	}
+	if isPINAttr(k) {
+		return `"pin-…" (a PIN attribute, not shown)`
+	}
+	return strconv.Quote(truncate(k))
 }
 
 func truncate(s string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -123,8 +124,9 @@ type Config struct {
 	// CacheSize is how many validated tokens are remembered (keyed by a SHA-256 of the
 	// token) so a resent cookie costs no RSA decryption; 0 means DefaultCacheSize,
 	// negative disables the cache. Cached entries expire at the token's own deadlines,
-	// after at most secrets.DefaultLease (so a key dropped from a mapping stops
-	// validating within a lease), and when the revocation hook rejects them.
+	// after at most the Provider's lease (secrets.Provider.Lease; nothing is cached when the
+	// Provider caches nothing), so a key dropped from a store or mapping stops validating
+	// within a lease, and when the revocation hook rejects them.
 	CacheSize int
 
 	// Revoked, when set, is asked on every successful Validate (cache hits included);
@@ -157,7 +159,16 @@ type CookieConfig struct {
 	NoHTTPOnly bool
 	// SameSite is the SameSite attribute; 0 means http.SameSiteLaxMode.
 	SameSite http.SameSite
+	// HostPrefix (Modern profile only) names the cookie "__Host-" + Name: browsers then
+	// accept it only with Secure, Path=/ and no Domain, from the host itself, so a sibling
+	// domain (evil.example.com beside app.example.com) cannot plant or overwrite the
+	// session. New refuses it with the IDM profile (which keeps IDM's cookie name and
+	// domains), with Domains, and with Insecure.
+	HostPrefix bool
 }
+
+// HostCookiePrefix is the cookie-name prefix CookieConfig.HostPrefix adds (RFC 6265bis).
+const HostCookiePrefix = "__Host-"
 
 func (c *Config) withDefaults() Config {
 	d := *c
@@ -199,6 +210,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.Cookie.Name == "" {
 		d.Cookie.Name = DefaultCookieName
+	}
+	if d.Cookie.HostPrefix && !strings.HasPrefix(d.Cookie.Name, HostCookiePrefix) {
+		d.Cookie.Name = HostCookiePrefix + d.Cookie.Name
 	}
 	if d.Cookie.SameSite == 0 {
 		d.Cookie.SameSite = http.SameSiteLaxMode

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/secretstores/secretstores/secrets"
 )
 
 type contextKey struct{}
@@ -148,8 +150,9 @@ type MiddlewareOptions struct {
 	// Optional lets requests without a valid session through, without a session in the
 	// context; the default answers them 401.
 	Optional bool
-	// OnError writes the response for a refused request; nil means a plain 401 (or 403
-	// for ErrForbidden) without details.
+	// OnError writes the response for a refused request; nil means a plain 401 without
+	// details (403 for ErrForbidden, 503 when the key store is unavailable:
+	// secrets.ErrUnavailable).
 	OnError func(w http.ResponseWriter, r *http.Request, err error)
 }
 
@@ -164,6 +167,11 @@ func (m *Manager) Middleware(opts MiddlewareOptions) func(http.Handler) http.Han
 		fail = func(w http.ResponseWriter, _ *http.Request, err error) {
 			if errors.Is(err, ErrForbidden) {
 				http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
+				return
+			}
+			if errors.Is(err, secrets.ErrUnavailable) {
+				// The key store is away: the session may be fine; the client should retry.
+				http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
 				return
 			}
 			http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)

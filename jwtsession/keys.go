@@ -34,6 +34,10 @@ type storeMAC struct {
 	ctx context.Context
 	sec *secrets.Secret
 	alg jose.SignatureAlgorithm
+	// err, when set, receives a failure of the store (not a MAC mismatch) in
+	// VerifyPayload: go-jose turns every verifier error into ErrCryptoFailure, and a store
+	// fault must not read as a forged token.
+	err *error
 }
 
 func (s storeMAC) Public() *jose.JSONWebKey        { return nil }
@@ -50,7 +54,11 @@ func (s storeMAC) VerifyPayload(p, sig []byte, alg jose.SignatureAlgorithm) erro
 	if !ok || alg != s.alg {
 		return jose.ErrUnsupportedAlgorithm
 	}
-	return s.sec.VerifyMAC(s.ctx, h, p, sig)
+	err := s.sec.VerifyMAC(s.ctx, h, p, sig)
+	if err != nil && s.err != nil && !errors.Is(err, secrets.ErrVerification) {
+		*s.err = err
+	}
+	return err
 }
 
 // storeKeyDecrypter is a go-jose OpaqueKeyDecrypter over Secret.Decrypt: the RSA

@@ -57,6 +57,16 @@ func New(p *secrets.Provider, cfg Config) (*Manager, error) {
 	if c.IdleTimeout < 0 || c.MaxLife < 0 || c.RefreshAfter < 0 || c.MaxTokenSize < 0 {
 		return nil, errors.New("jwtsession: New: negative duration or size in Config")
 	}
+	if c.Cookie.HostPrefix {
+		switch {
+		case c.Profile != Modern:
+			return nil, errors.New("jwtsession: New: Cookie.HostPrefix is for the Modern profile; the IDM profile keeps IDM's cookie name and domains")
+		case len(c.Cookie.Domains) > 0:
+			return nil, errors.New("jwtsession: New: Cookie.HostPrefix allows no Domains: a __Host- cookie is host-only")
+		case c.Cookie.Insecure:
+			return nil, errors.New("jwtsession: New: Cookie.HostPrefix needs Secure: drop Cookie.Insecure")
+		}
+	}
 	m := &Manager{cfg: c, p: p, sigAlg: c.SignatureAlgorithm}
 	switch c.Profile {
 	case IDM:
@@ -329,10 +339,14 @@ func (m *Manager) Validate(ctx context.Context, token string) (*Session, error) 
 	}
 	if m.cache != nil {
 		until := s.Deadline().Add(m.cfg.Leeway)
-		if lease := now.Add(secrets.DefaultLease); lease.Before(until) {
+		// No longer than the Provider serves the keys that validated it (none when it
+		// does not cache them).
+		if lease := now.Add(m.p.Lease()); lease.Before(until) {
 			until = lease
 		}
-		m.cache.put(key, s, until, now)
+		if until.After(now) {
+			m.cache.put(key, s, until, now)
+		}
 	}
 	return m.revocation(ctx, s, key)
 }
@@ -414,7 +428,8 @@ func (m *Manager) open(ctx context.Context, token string) (*Session, error) {
 	var sigAlias string
 	var keyErr error
 	for _, sec := range keys {
-		vk, err := m.verifyKey(ctx, sec)
+		var storeErr error // a store failure inside a MACInStore verification
+		vk, err := m.verifyKey(ctx, sec, &storeErr)
 		if err != nil {
 			keyErr = err
 			continue
@@ -427,8 +442,8 @@ func (m *Manager) open(ctx context.Context, token string) (*Session, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if !errors.Is(err, secrets.ErrVerification) && !errors.Is(err, jose.ErrCryptoFailure) && m.cfg.MACInStore {
-			keyErr = err
+		if storeErr != nil {
+			keyErr = storeErr
 		}
 	}
 	if payload == nil {
@@ -556,10 +571,12 @@ func (m *Manager) keys(ctx context.Context, id string, pu secrets.Purpose, kid s
 	return keys, nil
 }
 
-func (m *Manager) verifyKey(ctx context.Context, sec *secrets.Secret) (any, error) {
+// verifyKey returns what go-jose verifies with for sec; with MACInStore a store failure
+// during the verification is written to storeErr.
+func (m *Manager) verifyKey(ctx context.Context, sec *secrets.Secret, storeErr *error) (any, error) {
 	switch {
 	case m.isMAC && m.cfg.MACInStore:
-		return storeMAC{ctx: ctx, sec: sec, alg: m.sigAlg}, nil
+		return storeMAC{ctx: ctx, sec: sec, alg: m.sigAlg, err: storeErr}, nil
 	case m.isMAC:
 		return m.hmac.get(ctx, sec)
 	default:

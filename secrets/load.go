@@ -159,8 +159,10 @@ func resolveFile(data []byte, props Properties, name string) (any, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("secrets: %s is not valid JSON: %w", name, err)
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("secrets: %s has data after the top-level object or value", name)
+	// After the value only white space may follow: the next token must be io.EOF
+	// (dec.More is false before a '}' or ']' too, so it lets "{...}}" through).
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("secrets: %s has data after the top-level value: remove it (a stray '}' or ']'?)", name)
 	}
 	return resolve(raw, "", props, 0)
 }

@@ -188,7 +188,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{`{"stores": [{"name": "a", "class": "c", "config": {"n": "&{loop}"}}]}`, "refers to itself"},
 		{`{"stores": [{"name": "a", "class": "c", "config": {"n": "&{pw"}}]}`, "unterminated"},
 		{`{"stores": [], "populateDefaults": "yes"}`, "/populateDefaults"},
-		{`{"stores": []} {}`, "after the top-level object"},
+		{`{"stores": []} {}`, "after the top-level value"},
 	} {
 		_, err := secrets.ParseConfig([]byte(tc.json), props)
 		require.Error(t, err, tc.json)

@@ -40,25 +40,72 @@ func EnvName(property string) string {
 }
 
 // EnvProperties returns Properties read from the environment as IDM reads them (EnvName).
+// Their values are [Literal]: a password in OPENIDM_KEYSTORE_PASSWORD that contains "&{" is
+// used as it is, not expanded again.
 func EnvProperties() Properties {
-	return PropertiesFunc(func(name string) (string, bool) { return os.LookupEnv(EnvName(name)) })
+	return Literal(PropertiesFunc(func(name string) (string, bool) { return os.LookupEnv(EnvName(name)) }))
+}
+
+// Literal returns Properties whose values [Expand] uses as they are: an "&{" in a value from
+// p is text, not an expression. Wrap the sources of secrets in it (the environment, a secrets
+// manager, a PIN file), so that a password containing "&{" is neither refused nor changed.
+// Values from other Properties (a boot.properties file, a map) are expanded again, so that
+// openidm.keystore.location=&{idm.install.dir}/security/keystore.jceks works.
+//
+// This is this library's rule: IDM's own behaviour for a property value containing "&{"
+// is not documented. [EnvProperties] is Literal.
+func Literal(p Properties) Properties { return literalProps{p} }
+
+type literalProps struct{ p Properties }
+
+func (l literalProps) Lookup(name string) (string, bool) {
+	if l.p == nil {
+		return "", false
+	}
+	return l.p.Lookup(name)
+}
+
+func (l literalProps) lookup(name string) (string, bool, bool) {
+	v, ok := l.Lookup(name)
+	return v, true, ok
+}
+
+// sourceProps is implemented by Properties that know whether a value is [Literal].
+type sourceProps interface {
+	lookup(name string) (value string, literal, ok bool)
+}
+
+func lookupSource(p Properties, name string) (v string, literal, ok bool) {
+	if p == nil {
+		return "", false, false
+	}
+	if s, isSource := p.(sourceProps); isSource {
+		return s.lookup(name)
+	}
+	v, ok = p.Lookup(name)
+	return v, false, ok
 }
 
 // Layered returns Properties that ask each of ps in turn; the first that defines a name wins.
 // IDM's precedence, highest first: environment, system properties, expression files,
-// config.properties; so Layered(EnvProperties(), bootProperties) is the usual order.
-func Layered(ps ...Properties) Properties {
-	return PropertiesFunc(func(name string) (string, bool) {
-		for _, p := range ps {
-			if p == nil {
-				continue
-			}
-			if v, ok := p.Lookup(name); ok {
-				return v, true
-			}
+// config.properties; so Layered(EnvProperties(), bootProperties) is the usual order. A value
+// from a [Literal] layer stays literal.
+func Layered(ps ...Properties) Properties { return layered(ps) }
+
+type layered []Properties
+
+func (ls layered) Lookup(name string) (string, bool) {
+	v, _, ok := ls.lookup(name)
+	return v, ok
+}
+
+func (ls layered) lookup(name string) (string, bool, bool) {
+	for _, p := range ls {
+		if v, literal, ok := lookupSource(p, name); ok {
+			return v, literal, true
 		}
-		return "", false
-	})
+	}
+	return "", false, false
 }
 
 // MaxPropertiesSize bounds a properties file.
@@ -104,6 +151,9 @@ func ParseProperties(r io.Reader) (map[string]string, error) {
 const (
 	maxExprDepth  = 32
 	maxExprOutput = 1 << 20
+	// MaxExpansions is the number of &{...} expressions one call of [Expand] (one string of a
+	// secrets.json) may expand, counting those inside property values and defaults.
+	MaxExpansions = 1000
 )
 
 // An ExprError is a failure to expand a &{...} expression: an undefined property without a
@@ -139,10 +189,16 @@ func (e *ExprError) Unwrap() error { return e.Err }
 // default.
 var ErrUndefinedProperty = errors.New("undefined, and the expression has no default: define it (environment, boot.properties) or write &{name|default}")
 
+// ErrTooManyExpansions: expanding one string took more than [MaxExpansions] expressions
+// (properties whose values refer to other properties many times over).
+var ErrTooManyExpansions = fmt.Errorf("more than %d expressions to expand: properties refer to each other too often", MaxExpansions)
+
 // Expand replaces every &{name|default} expression in s by the property's value, itself
-// expanded. Names and defaults may contain expressions (innermost first); literals may
-// surround them. An undefined property without default, a cycle, an unterminated expression
-// or more than 32 levels of nesting is an *ExprError. Property values never appear in errors.
+// expanded unless it comes from a [Literal] source. Names and defaults may contain
+// expressions (innermost first); literals may surround them. An undefined property without
+// default, a cycle, an unterminated expression, more than 32 levels of nesting, more than
+// [MaxExpansions] expressions (ErrTooManyExpansions) or more than 1 MiB of output is an
+// *ExprError. Property values never appear in errors.
 func Expand(s string, props Properties) (string, error) {
 	if !strings.Contains(s, "&{") {
 		return s, nil
@@ -159,6 +215,7 @@ type expander struct {
 	props Properties
 	stack []exprFrame // properties being expanded, for cycle detection
 	size  int
+	count int // expressions expanded so far
 }
 
 // An exprFrame is a property being expanded: its name, and how errors call it (the name, or
@@ -180,6 +237,10 @@ func (x *expander) expand(s string, depth int) (string, error) {
 		end, bar, err := matchExpr(s, i+2)
 		if err != nil {
 			return "", err
+		}
+		x.count++
+		if x.count > MaxExpansions {
+			return "", &ExprError{Err: ErrTooManyExpansions}
 		}
 		nameExpr := s[i+2 : end]
 		var defExpr *string
@@ -222,16 +283,15 @@ func (x *expander) property(name, label string, def *string, depth int) (string,
 			return "", &ExprError{Property: label, Err: fmt.Errorf("refers to itself through %s", strings.Join(append(labels, label), " → "))}
 		}
 	}
-	var v string
-	var ok bool
-	if x.props != nil {
-		v, ok = x.props.Lookup(name)
-	}
+	v, literal, ok := lookupSource(x.props, name)
 	if !ok {
 		if def == nil {
 			return "", &ExprError{Property: label, Err: ErrUndefinedProperty}
 		}
 		return x.expand(*def, depth+1)
+	}
+	if literal {
+		return v, nil
 	}
 	x.stack = append(x.stack, exprFrame{name, label})
 	out, err := x.expand(v, depth+1)

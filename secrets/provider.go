@@ -100,6 +100,7 @@ type entrySlot struct {
 type flight struct {
 	done      chan struct{}
 	e         Entry
+	exp       time.Time // when e's lease ends
 	err       error
 	abandoned bool // the lookup failed with its caller's ctx done: waiters look again
 }
@@ -235,6 +236,17 @@ func (p *Provider) storeNames() []string {
 // Stores returns the Provider's stores, in order.
 func (p *Provider) Stores() []Store { return append([]Store(nil), p.stores...) }
 
+// Lease returns how long the Provider serves a resolved entry from its cache (see
+// ProviderOptions.Lease: DefaultLease for 0); zero or negative when it does not cache. A key
+// removed from a store without notice stops being served at most Lease after the Provider
+// looked it up; caches built on the Provider's keys should expire no later.
+func (p *Provider) Lease() time.Duration {
+	if p.lease < 0 {
+		return 0
+	}
+	return p.lease
+}
+
 // Active returns the active key of secretID for pu: the first mapped alias. It fails with an
 // error wrapping ErrNoMapping when no mapping gives secretID the purpose pu, ErrNotFound
 // (naming store and alias) when the active alias is missing, ErrWrongKind when the entry
@@ -259,12 +271,13 @@ func (p *Provider) activeSlow(ctx context.Context, secretID string, pu Purpose) 
 		return nil, &KeyError{Op: "active", SecretID: secretID, Purpose: pu, Err: fmt.Errorf("%w: the mapping lists no alias", ErrNotFound)}
 	}
 	gen := p.gen.Load()
-	s, err := p.resolve(ctx, pl, pl.groups[0])
+	s, exp, err := p.resolve(ctx, pl, pl.groups[0])
 	if err != nil {
 		return nil, err
 	}
 	if p.lease > 0 {
-		pl.active.Store(&cachedSecret{s: s, exp: p.now().Add(p.lease), gen: gen})
+		// The entry's own lease, not a new one: an entry cached earlier expires when it does.
+		pl.active.Store(&cachedSecret{s: s, exp: exp, gen: gen})
 	}
 	return s, nil
 }
@@ -292,11 +305,15 @@ func (p *Provider) Valid(ctx context.Context, secretID string, pu Purpose) ([]*S
 	gen := p.gen.Load()
 	var out []*Secret
 	var firstErr error
+	var exp time.Time // the earliest lease of the entries in out
 	for _, g := range groups {
-		s, err := p.resolve(ctx, pl, g)
+		s, e, err := p.resolve(ctx, pl, g)
 		switch {
 		case err == nil:
 			out = append(out, s)
+			if exp.IsZero() || e.Before(exp) {
+				exp = e
+			}
 		case errors.Is(err, ErrNotFound):
 			if firstErr == nil {
 				firstErr = err
@@ -313,7 +330,7 @@ func (p *Provider) Valid(ctx context.Context, secretID string, pu Purpose) ([]*S
 		return nil, firstErr
 	}
 	if p.lease > 0 {
-		pl.valid.Store(&cachedValid{s: out, exp: p.now().Add(p.lease), gen: gen})
+		pl.valid.Store(&cachedValid{s: out, exp: exp, gen: gen})
 	}
 	return append([]*Secret(nil), out...), nil
 }
@@ -352,7 +369,8 @@ func (p *Provider) Named(ctx context.Context, secretID string, pu Purpose, alias
 	}
 	for _, g := range groups {
 		if g.alias == alias {
-			return p.resolve(ctx, pl, g)
+			s, _, err := p.resolve(ctx, pl, g)
+			return s, err
 		}
 	}
 	return nil, &KeyError{Op: "named", SecretID: secretID, Purpose: pu, Alias: alias,
@@ -416,25 +434,26 @@ func (p *Provider) plan(ctx context.Context, secretID string, pu Purpose) (*plan
 		Err: fmt.Errorf("%w: no store maps this secret id; add a mapping to secrets.json", ErrNoMapping)}
 }
 
-// resolve returns the Secret for one group: the first of its stores that has the alias.
-func (p *Provider) resolve(ctx context.Context, pl *plan, g group) (*Secret, error) {
+// resolve returns the Secret for one group: the first of its stores that has the alias, and
+// when the lease of its cached entry ends.
+func (p *Provider) resolve(ctx context.Context, pl *plan, g group) (*Secret, time.Time, error) {
 	var missing []string
 	for _, si := range g.stores {
-		e, err := p.entry(ctx, si, g.alias)
+		e, exp, err := p.entry(ctx, si, g.alias)
 		if errors.Is(err, ErrNotFound) && len(g.stores) > 1 {
 			missing = append(missing, p.stores[si].Name())
 			continue
 		}
 		if err != nil {
-			return nil, &KeyError{Op: "lookup", Store: p.stores[si].Name(), Alias: g.alias, SecretID: pl.id, Purpose: pl.pu, Err: unwrapKeyError(err)}
+			return nil, time.Time{}, &KeyError{Op: "lookup", Store: p.stores[si].Name(), Alias: g.alias, SecretID: pl.id, Purpose: pl.pu, Err: unwrapKeyError(err)}
 		}
 		if e.Kind() == KindCertificate && (pl.pu == Sign || pl.pu == Decrypt) {
-			return nil, &KeyError{Op: "lookup", Store: p.stores[si].Name(), Alias: g.alias, SecretID: pl.id, Purpose: pl.pu,
+			return nil, time.Time{}, &KeyError{Op: "lookup", Store: p.stores[si].Name(), Alias: g.alias, SecretID: pl.id, Purpose: pl.pu,
 				Err: fmt.Errorf("%w: the entry is a certificate without a private key, it cannot serve %s", ErrWrongKind, pl.pu)}
 		}
-		return &Secret{entry: e, store: p.stores[si].Name(), secretID: pl.id, purpose: pl.pu}, nil
+		return &Secret{entry: e, store: p.stores[si].Name(), secretID: pl.id, purpose: pl.pu}, exp, nil
 	}
-	return nil, &KeyError{Op: "lookup", Store: strings.Join(missing, ", "), Alias: g.alias, SecretID: pl.id, Purpose: pl.pu, Err: ErrNotFound}
+	return nil, time.Time{}, &KeyError{Op: "lookup", Store: strings.Join(missing, ", "), Alias: g.alias, SecretID: pl.id, Purpose: pl.pu, Err: ErrNotFound}
 }
 
 // unwrapKeyError strips a store's own *KeyError naming the same alias, to keep messages short.
@@ -448,14 +467,15 @@ func unwrapKeyError(err error) error {
 
 // entry returns a store's entry through the cache, sharing one lookup among concurrent callers.
 // A caller that waited on a lookup which ended because its leader's ctx was done looks again
-// with its own ctx, rather than returning another caller's cancellation.
-func (p *Provider) entry(ctx context.Context, si int, alias string) (Entry, error) {
+// with its own ctx, rather than returning another caller's cancellation. exp is when the
+// entry's lease ends (the lookup's time plus the lease).
+func (p *Provider) entry(ctx context.Context, si int, alias string) (e Entry, exp time.Time, err error) {
 	k := entryKey{si, alias}
 	for {
 		p.mu.Lock()
 		if sl, ok := p.entries[k]; ok && p.now().Before(sl.exp) {
 			p.mu.Unlock()
-			return sl.e, nil
+			return sl.e, sl.exp, nil
 		}
 		if f, ok := p.flights[k]; ok {
 			p.mu.Unlock()
@@ -464,14 +484,16 @@ func (p *Provider) entry(ctx context.Context, si int, alias string) (Entry, erro
 				if f.abandoned && ctx.Err() == nil {
 					continue
 				}
-				return f.e, f.err
+				return f.e, f.exp, f.err
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				return nil, time.Time{}, ctx.Err()
 			}
 		}
 		f := &flight{done: make(chan struct{})}
 		p.flights[k] = f
 		gen := p.gen.Load()
+		// The lease runs from the lookup's start: the store may have changed since.
+		f.exp = p.now().Add(p.lease)
 		p.mu.Unlock()
 
 		f.e, f.err = p.stores[si].Entry(ctx, alias)
@@ -481,13 +503,13 @@ func (p *Provider) entry(ctx context.Context, si int, alias string) (Entry, erro
 		delete(p.flights, k)
 		if f.err == nil {
 			if p.lease > 0 && p.gen.Load() == gen {
-				p.entries[k] = entrySlot{e: f.e, exp: p.now().Add(p.lease)}
+				p.entries[k] = entrySlot{e: f.e, exp: f.exp}
 			}
 			delete(p.logged, k)
 		}
 		p.mu.Unlock()
 		close(f.done)
-		return f.e, f.err
+		return f.e, f.exp, f.err
 	}
 }
 

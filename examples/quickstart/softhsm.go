@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 
 	"github.com/secretstores/secretstores/hsmstore"
@@ -24,10 +23,6 @@ func newSoftHSM(ctx context.Context, out io.Writer) (*hsmSetup, error) {
 	module, err := softhsm.Module()
 	if err != nil {
 		return nil, fmt.Errorf("-softhsm needs SoftHSM2 (Debian: apt-get install softhsm2): %w", err)
-	}
-	util, err := exec.LookPath("softhsm2-util")
-	if err != nil {
-		return nil, errors.New("-softhsm needs softhsm2-util on PATH (Debian: apt-get install softhsm2)")
 	}
 	dir, err := os.MkdirTemp("", "quickstart-softhsm-")
 	if err != nil {
@@ -53,12 +48,15 @@ func newSoftHSM(ctx context.Context, out io.Writer) (*hsmSetup, error) {
 	}
 	// SoftHSM reads SOFTHSM2_CONF when the module is first loaded in this process.
 	os.Setenv("SOFTHSM2_CONF", softConf)
-	b := make([]byte, 8)
-	rand.Read(b)
-	pin, sopin := hex.EncodeToString(b), hex.EncodeToString(b[:4])
+	pin, sopin, err := newPINs()
+	if err != nil {
+		return fail(err)
+	}
 	const label = "quickstart"
-	if o, err := exec.CommandContext(ctx, util, "--init-token", "--free", "--label", label, "--so-pin", sopin, "--pin", pin).CombinedOutput(); err != nil {
-		return fail(fmt.Errorf("softhsm2-util --init-token: %v: %s", err, o))
+	// Through PKCS#11, not softhsm2-util: its --so-pin and --pin would put both PINs on a
+	// command line, visible to every user in ps and /proc.
+	if err := initToken(module, label, sopin, pin); err != nil {
+		return fail(fmt.Errorf("initialising the SoftHSM token: %w", err))
 	}
 	// The SunPKCS11 file of IDM's HSM guide; the token is found by label (SoftHSM renumbers
 	// slots), in a comment Java skips. Secret keys are extractable: IDM exports its HMAC and
@@ -95,4 +93,16 @@ func newSoftHSM(ctx context.Context, out io.Writer) (*hsmSetup, error) {
 	}
 	fmt.Fprintf(out, "Created a throw-away SoftHSM token %q with IDM's five default keys (%s)\n", label, dir)
 	return &hsmSetup{conf: conf, pin: pin, cleanup: cleanup}, nil
+}
+
+// newPINs returns a user PIN and an SO PIN, each 128 random bits (hex), drawn separately.
+func newPINs() (user, so string, err error) {
+	var u, s [16]byte
+	if _, err := rand.Read(u[:]); err != nil {
+		return "", "", err
+	}
+	if _, err := rand.Read(s[:]); err != nil {
+		return "", "", err
+	}
+	return hex.EncodeToString(u[:]), hex.EncodeToString(s[:]), nil
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"html/template"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/secretstores/secretstores/jwtsession"
@@ -12,11 +15,60 @@ import (
 )
 
 type app struct {
-	m      *jwtsession.Manager
-	p      *secrets.Provider
-	user   string
-	pwHash [32]byte
-	where  string
+	m       *jwtsession.Manager
+	p       *secrets.Provider
+	user    string
+	pwHash  [32]byte
+	where   string
+	revoked *revocations
+}
+
+// revocations are the sessions logged out on this server, refused until they would have
+// expired: the Manager asks it on every validation (Config.Revoked), so a copied cookie stops
+// working at logout instead of living to its exp. One server keeps them in memory; several
+// would share them (a database, a cache with expiry).
+type revocations struct {
+	mu  sync.Mutex
+	ids map[string]time.Time // revocationKey → when the session would have expired anyway
+	now func() time.Time
+}
+
+func newRevocations() *revocations {
+	return &revocations{ids: map[string]time.Time{}, now: time.Now}
+}
+
+var errLoggedOut = errors.New("the session was logged out")
+
+// revoke refuses the session id until until, and forgets revocations past their time.
+func (v *revocations) revoke(id string, until time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	now := v.now()
+	for k, t := range v.ids {
+		if now.After(t) {
+			delete(v.ids, k)
+		}
+	}
+	v.ids[id] = until
+}
+
+// check is a jwtsession.Config.Revoked hook.
+func (v *revocations) check(_ context.Context, s *jwtsession.Session) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if _, ok := v.ids[revocationKey(s)]; ok {
+		return errLoggedOut
+	}
+	return nil
+}
+
+// revocationKey is the session id, which refreshed tokens keep; a token without one (not
+// made by this server) is revoked by its token id.
+func revocationKey(s *jwtsession.Session) string {
+	if s.SessionID != "" {
+		return "session " + s.SessionID
+	}
+	return "token " + s.ID
 }
 
 func (a *app) routes() http.Handler {
@@ -32,7 +84,12 @@ func (a *app) routes() http.Handler {
 		},
 	})
 	mux.Handle("GET /whoami", session(http.HandlerFunc(a.whoami)))
-	return securityHeaders(mux)
+	// Against cross-site request forgery of POST /login and /logout (and any later
+	// state-changing route): a browser request whose Sec-Fetch-Site, or else Origin, shows
+	// another site is refused with 403. SameSite=Lax on the cookie does not cover login CSRF
+	// (no cookie yet) nor a sibling subdomain, which is same-site.
+	csrf := http.NewCrossOriginProtection()
+	return securityHeaders(csrf.Handler(mux))
 }
 
 func securityHeaders(h http.Handler) http.Handler {
@@ -107,6 +164,10 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	// Revoke the session on the server, not only the cookie in this browser.
+	if s, err := a.m.FromRequest(r); err == nil {
+		a.revoked.revoke(revocationKey(s), s.Expiry.Add(time.Minute))
+	}
 	a.m.Logout(w, r)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

@@ -6,8 +6,10 @@
 //	go run ./examples/websession -pkcs11 softhsm.cfg -pin-env HSM_PIN
 //
 // Pages: / (the login form), POST /login, /whoami (needs the session; refreshes the cookie by
-// IDM's rule), POST /logout. The server listens on the loopback interface only: the cookie
-// is sent without the Secure attribute, which is only right for plain-HTTP development.
+// IDM's rule), POST /logout (revokes the session on the server, not only the cookie). POST
+// requests from another site are refused (http.CrossOriginProtection). The server listens on
+// the loopback interface only: the cookie is sent without the Secure attribute, which is only
+// right for plain-HTTP development.
 package main
 
 import (
@@ -127,7 +129,9 @@ func serveErr(ctx context.Context, o options, stdout io.Writer, ready func(strin
 		return err
 	}
 	defer closeStores()
+	revoked := newRevocations()
 	cfg := jwtsession.Config{
+		Revoked:      revoked.check,
 		IdleTimeout:  o.idle,
 		MaxLife:      o.maxLife,
 		RefreshAfter: o.refresh,
@@ -139,7 +143,7 @@ func serveErr(ctx context.Context, o options, stdout io.Writer, ready func(strin
 	if err != nil {
 		return err
 	}
-	app := &app{m: m, p: p, user: o.user, where: where, pwHash: sha256.Sum256([]byte(password))}
+	app := &app{m: m, p: p, user: o.user, where: where, pwHash: sha256.Sum256([]byte(password)), revoked: revoked}
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
