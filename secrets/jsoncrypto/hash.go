@@ -73,9 +73,11 @@ const (
 // DefaultBcryptCost is IDM 7/8's default bcrypt cost.
 const DefaultBcryptCost = 13
 
-// DefaultMaxBcryptCost is the highest bcrypt cost VerifyHash accepts by default: a stored
-// value with cost 31 would take days to check.
-const DefaultMaxBcryptCost = 16
+// DefaultMaxBcryptCost is the highest bcrypt cost VerifyHash accepts by default, one above
+// IDM's default cost: each step doubles the work (cost 14 takes about a second on one core
+// of a 2020s server; cost 31 would take days), so a hostile stored value cannot make a
+// verification run for seconds. A value over the limit is refused before any work.
+const DefaultMaxBcryptCost = 14
 
 const hashSaltSize = 16
 
