@@ -137,3 +137,51 @@ func TestREADMESample(t *testing.T) {
 		}
 	}
 }
+
+// libraryPackages are the packages a user's program imports; examples/ and internal/ are not
+// among them.
+var libraryPackages = []string{"secrets", "secrets/jsoncrypto", "secrets/secretstest", "pkcs11conf", "hsmstore", "filestore", "jwtsession"}
+
+// TestModuleGraphHasNoBrowserTooling checks the README's claim that a program importing the
+// library requires no tooling of the examples' tests: go mod graph of a module that imports
+// every library package names no chromedp or cdproto (they live in the nested module
+// examples/websession/browsertest).
+func TestModuleGraphHasNoBrowserTooling(t *testing.T) {
+	root, _, gosum := readRepo(t)
+	dir := t.TempDir()
+	var imports strings.Builder
+	for _, p := range libraryPackages {
+		fmt.Fprintf(&imports, "\t_ %q\n", "github.com/secretstores/secretstores/"+p)
+	}
+	mod := "module graphcheck\n\ngo 1.25\n\nrequire github.com/secretstores/secretstores v0.0.0\n\nreplace github.com/secretstores/secretstores => " + root + "\n"
+	main := "package main\n\nimport (\n" + imports.String() + ")\n\nfunc main() {}\n"
+	for name, data := range map[string][]byte{"go.mod": []byte(mod), "go.sum": gosum, "main.go": []byte(main)} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	goCmd := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("go", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("go %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
+		}
+		return out.String()
+	}
+	goCmd("mod", "tidy")
+	graph := goCmd("mod", "graph")
+	if !strings.Contains(graph, "github.com/secretstores/secretstores@v0.0.0 github.com/miekg/pkcs11@") {
+		t.Fatalf("go mod graph does not show the library's own requirements; is the check looking at the right graph?\n%s", graph)
+	}
+	for _, line := range strings.Split(graph, "\n") {
+		for _, bad := range []string{"github.com/chromedp/"} {
+			if strings.Contains(line, bad) {
+				t.Errorf("a program importing only the library requires browser tooling: %s", line)
+			}
+		}
+	}
+}

@@ -1,7 +1,15 @@
-package main
+// Package browsertest drives the websession example with headless Chromium. It is a module
+// of its own so that the browser tooling it needs (chromedp) stays out of the library's module
+// graph: a program that imports secretstores never requires it.
+package browsertest
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,11 +20,70 @@ import (
 	"github.com/secretstores/secretstores/internal/testenv"
 )
 
+const testPassword = "correct horse"
+
+// start builds the websession example, runs it on a free loopback port with args and returns
+// its base URL; the server is stopped (SIGINT, as by Ctrl-C) when the test ends.
+func start(t *testing.T, args ...string) string {
+	t.Helper()
+	root, err := filepath.Abs("../../..") // the library module, which holds the example
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "websession")
+	build := exec.Command("go", "build", "-o", bin, "./examples/websession")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build websession: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-data", t.TempDir()}, args...)...)
+	cmd.Env = append(os.Environ(), "WEBSESSION_PASSWORD="+testPassword)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("websession: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("websession did not stop within 30s of SIGINT")
+		}
+	})
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "websession: listening on "); ok {
+				ready <- u
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+		done <- cmd.Wait()
+	}()
+	select {
+	case u := <-ready:
+		return u
+	case <-time.After(60 * time.Second):
+		t.Fatal("websession did not start within 60s")
+	}
+	return ""
+}
+
 // TestBrowser logs in with headless Chromium, reloads (the session survives), waits until
 // the middleware refreshes the cookie (new iat, same jti), and logs out.
 func TestBrowser(t *testing.T) {
 	chromium := testenv.LookPath(t, testenv.Chromium, "chromium")
-	base, _ := start(t, "-refresh-after", "1s")
+	base := start(t, "-refresh-after", "1s")
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),
