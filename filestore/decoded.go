@@ -1,6 +1,6 @@
-// Package filestore serves keys from files as secrets.Stores: Java keystore files (Store:
-// PKCS12 read and write, JCEKS and JKS read only, detected by content) and key directories
-// like IDM's FileSystemStore (DirStore).
+// Package filestore serves keys from files as [secrets.Store] implementations: Java keystore
+// files ([Store]: PKCS12 read and write, JCEKS and JKS read only, detected by content) and key
+// directories like IDM's FileSystemStore ([DirStore]).
 //
 // Keystore files interoperate with JDK 17's keytool both ways, secret keys included: files
 // keytool writes open here, and files written here are listed by keytool and read by Java
@@ -8,12 +8,14 @@
 // PBKDF2-HMAC-SHA256 and AES-256-CBC, HMAC-SHA256 MAC, 10000 iterations) and read with the
 // legacy algorithms too (PBE-SHA1-3DES, RC2-40, SHA-1 MAC). The integrity MAC or checksum is
 // verified before anything in a file is used; a wrong password is an error wrapping
-// secrets.ErrWrongPIN. JCEKS and JKS files are never written: convert them with
-// ConvertToPKCS12 or keytool -importkeystore. Every reader has size and iteration limits
-// (MaxFileSize, MaxIterations) and returns errors rather than panicking; no error carries a
-// password or key bytes.
+// [secrets.ErrWrongPIN]. JCEKS and JKS files are never written: convert them with
+// [ConvertToPKCS12] or keytool -importkeystore. Every reader has size and iteration limits
+// ([MaxFileSize], [MaxIterations]) and returns errors rather than panicking; no error carries a
+// password or key bytes. The JCEKS and JKS readers are written from the formats as keytool
+// writes them (keytool-made fixtures, checked against Java's own dump of them), not
+// translated from the JDK's source.
 //
-// NewOpener and Openers plug the keystore classes of IDM's secrets.json
+// [NewOpener] and [Openers] plug the keystore classes of IDM's secrets.json
 // (KeyStoreSecretStore, FileBasedStore) into secrets.Open, populateDefaults included.
 package filestore
 

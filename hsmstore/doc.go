@@ -1,19 +1,19 @@
-// Package hsmstore is a secrets.Store over a PKCS#11 token (an HSM, SoftHSM) that reads and
+// Package hsmstore is a [secrets.Store] over a PKCS#11 token (an HSM, SoftHSM) that reads and
 // writes the token exactly as Java's keytool and the SunPKCS11 provider do, so a Go service
 // and PingIDM/ForgeRock IDM find the same keys by the same aliases.
 //
 // # Opening
 //
-// Open takes a Config (module path; token by label, serial, slot ID, slot list index or RFC
-// 7512 pkcs11: URI; PIN from the config, an environment variable or a file). OpenSunPKCS11
-// takes the SunPKCS11 configuration file given to keytool, and NewOpener is the
-// secrets.Opener for IDM's HsmBasedStore (providerName looked up in java.security,
+// [Open] takes a [Config] (module path; token by label, serial, slot ID, slot list index or RFC
+// 7512 pkcs11: URI; PIN from the config, an environment variable or a file). [OpenSunPKCS11]
+// takes the SunPKCS11 configuration file given to keytool, and [NewOpener] is the
+// [secrets.Opener] for IDM's HsmBasedStore (providerName looked up in java.security,
 // storePassword as the PIN).
 //
 // Every Store on one (library, token) in a process shares one crypto11 context and one
 // login, reference-counted: IDM's mainKeyStore and mainTrustStore on one token make one
 // connection. The last Close closes it. A second Open with another PIN fails with
-// secrets.ErrWrongPIN without calling C_Login; a wrong PIN on the first Open costs exactly one
+// [secrets.ErrWrongPIN] without calling C_Login; a wrong PIN on the first Open costs exactly one
 // C_Login and fails with an error wrapping secrets.ErrWrongPIN.
 //
 // # keytool's layout
@@ -24,9 +24,12 @@
 //	private key entry: cert     CKO_CERTIFICATE   alias      alias
 //	trusted certificate         CKO_CERTIFICATE   alias
 //
-// keytool -genseckey -keyalg HmacSHA256 stores CKK_GENERIC_SECRET; it is KindSecret here.
-// Store.Entry documents the lookup, including other tools' layouts (label and ID, label only,
-// ID only); two objects for one alias are an error, never a guess.
+// keytool -genseckey -keyalg HmacSHA256 stores CKK_GENERIC_SECRET; it is [secrets.KindSecret] here.
+// [Store.Entry] documents the lookup, including other tools' layouts (label and ID, label only,
+// ID only); two objects for one alias are an error, never a guess. The layout and the
+// template rules are written from what keytool and SunPKCS11 do (the objects they create and
+// find, checked by tests that run keytool and Java against the same token), not from the
+// JDK's source.
 //
 // # Operations
 //
@@ -49,7 +52,7 @@
 //   - Export reads CKA_VALUE of a secret key that is extractable and not sensitive; otherwise
 //     an error wraps secrets.ErrNotExtractable and names the attributes to set.
 //
-// Generate, Import and Delete write keytool's layout, applying the SunPKCS11 attribute
+// [Store.Generate], [Store.Import] and [Store.Delete] write keytool's layout, applying the SunPKCS11 attribute
 // templates of the configuration over safe defaults.
 //
 // # Errors and concurrency
@@ -58,7 +61,7 @@
 // returns ctx.Err() before the token is touched. Errors wrap the sentinels of package
 // secrets (ErrNotFound, ErrWrongKind, ErrNotExtractable, ErrWrongPIN, ErrClosed, ErrExists,
 // ErrVerification) and, for what the token lacks, errors.ErrUnsupported; lookups and key
-// management return *secrets.KeyError naming store and alias. No error, log line or panic
+// management return [*secrets.KeyError] naming store and alias. No error, log line or panic
 // carries a PIN or key bytes.
 //
 // Built without cgo, Open returns an error wrapping errors.ErrUnsupported.
@@ -94,9 +97,9 @@
 // happened. An overwrite writes the new entry under a temporary name and replaces the old
 // one only when it is complete. Concurrent callers that meet the same fault share
 // one recovery: they wait for it (bounded by their context) and retry. While the token stays
-// away, reconnect attempts follow a bounded exponential backoff (Config.ReconnectBackoff,
+// away, reconnect attempts follow a bounded exponential backoff ([Config.ReconnectBackoff],
 // ReconnectBackoffMax) and calls in between fail at once with an error wrapping
-// ErrUnavailable: no call waits for a dead HSM, and no caller's retry loop hammers it. A
+// [ErrUnavailable]: no call waits for a dead HSM, and no caller's retry loop hammers it. A
 // call that fails because of the token always wraps ErrUnavailable; it never returns a
 // wrong result, a verification failure or "not found" for a key that is there. Each token
 // has its own backoff: one that stays away does not keep the other tokens of its library
@@ -113,11 +116,11 @@
 //
 // # Health
 //
-// Store.Ping is a readiness probe: it asks the token whether the session is logged in,
-// recovering (or failing fast) as any call does. Store.Stats returns counters to export
+// [Store.Ping] is a readiness probe: it asks the token whether the session is logged in,
+// recovering (or failing fast) as any call does. [Store.Stats] returns counters to export
 // (operations, errors, faults, recoveries, re-logins, re-initialisations, calls failed
 // fast, pool waits and timeouts) and the current state (sessions, up, down since). Events
-// go to Config.Logger (log/slog): "logged in", "token fault, recovering", "recovered",
+// go to [Config.Logger] (log/slog): "logged in", "token fault, recovering", "recovered",
 // "recovery failed" (with the next attempt), "the token rejected the PIN"; never a PIN.
 //
 // # Network HSMs

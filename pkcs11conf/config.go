@@ -264,7 +264,8 @@ func (c *Config) Apply(op Operation, class, keyType uint, attrs []Attribute) []A
 	return combine(c.Template(op, class, keyType), attrs)
 }
 
-// combine mirrors TemplateManager.Template.combine: the non-null attributes of a1 in order,
+// combine merges two attribute lists as the JDK's SunPKCS11 does (written from that
+// behaviour, not from the JDK's code): the non-null attributes of a1 in order,
 // except those whose type a2 sets, then the non-null attributes of a2 in order. Like the
 // JDK, it keeps an attribute that a2 itself repeats twice (Parse warns about that).
 func combine(a1, a2 []Attribute) []Attribute {

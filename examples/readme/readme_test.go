@@ -4,6 +4,10 @@ package readme
 import (
 	"bytes"
 	"fmt"
+	"go/ast"
+	"go/doc"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -182,6 +186,63 @@ func TestModuleGraphHasNoBrowserTooling(t *testing.T) {
 			if strings.Contains(line, bad) {
 				t.Errorf("a program importing only the library requires browser tooling: %s", line)
 			}
+		}
+	}
+}
+
+// TestLibraryPackagesHaveDocsAndExamples checks the README's claim that every library package
+// opens its go doc with a package comment and has a runnable Example (one with an Output
+// comment, which go test runs and checks).
+func TestLibraryPackagesHaveDocsAndExamples(t *testing.T) {
+	root, _, _ := readRepo(t)
+	for _, p := range libraryPackages {
+		dir := filepath.Join(root, filepath.FromSlash(p))
+		fset := token.NewFileSet()
+		names, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var files []*ast.File
+		for _, name := range names {
+			f, err := parser.ParseFile(fset, name, nil, parser.ParseComments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Name.Name == "main" { // a //go:build ignore generator
+				continue
+			}
+			files = append(files, f)
+		}
+		pkg, err := doc.NewFromFiles(fset, files, "github.com/secretstores/secretstores/"+p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if want := "Package " + pkg.Name + " "; !strings.HasPrefix(pkg.Doc, want) {
+			t.Errorf("%s: the package comment does not start with %q: %.60q", p, want, pkg.Doc)
+		}
+		examples := pkg.Examples
+		for _, f := range pkg.Funcs {
+			examples = append(examples, f.Examples...)
+		}
+		for _, ty := range pkg.Types {
+			examples = append(examples, ty.Examples...)
+			for _, f := range ty.Funcs {
+				examples = append(examples, f.Examples...)
+			}
+			for _, m := range ty.Methods {
+				examples = append(examples, m.Examples...)
+			}
+		}
+		var runnable []string
+		for _, ex := range examples {
+			if ex.Output != "" || ex.EmptyOutput {
+				runnable = append(runnable, "Example"+ex.Name)
+			}
+		}
+		if len(runnable) == 0 {
+			t.Errorf("%s: no runnable Example (an Example function with an // Output: comment)", p)
+		} else {
+			t.Logf("%s: %s", p, strings.Join(runnable, ", "))
 		}
 	}
 }

@@ -1,5 +1,5 @@
-// Package secretstest holds the conformance suite that every secrets.Store implementation
-// runs (Run), and MemoryStore, an in-memory store that passes it.
+// Package secretstest holds the conformance suite that every [secrets.Store] implementation
+// runs ([Run]), and [MemoryStore], an in-memory store that passes it.
 package secretstest
 
 import (
