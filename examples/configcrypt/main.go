@@ -30,6 +30,7 @@ import (
 
 	"github.com/secretstores/secretstores/filestore"
 	"github.com/secretstores/secretstores/hsmstore"
+	"github.com/secretstores/secretstores/internal/clilog"
 	"github.com/secretstores/secretstores/secrets"
 	"github.com/secretstores/secretstores/secrets/jsoncrypto"
 
@@ -98,12 +99,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	aliases := fs.String("aliases", "", "comma-separated `aliases` of -secret-id, active first (overrides the mapping)")
 	inPlace := fs.Bool("w", false, "write the result back into the file instead of standard output")
 	allowAsym := fs.Bool("allow-asymmetric", false, "read json-crypto's asymmetric form (not authenticated: anyone with the public key can make one)")
+	verbose := fs.Bool("v", false, clilog.FlagUsage)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
+	clilog.SetVerbose(*verbose)
 	if fs.NArg() != 1 {
 		fmt.Fprintf(stderr, "configcrypt %s: want exactly one JSON file, have %d arguments\n", cmd, fs.NArg())
 		return 2

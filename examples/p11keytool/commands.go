@@ -22,7 +22,8 @@ func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("list", "-providerArg <conf> [-alias <alias>] [-v] [-rfc]")
 	tf.register(fs)
 	alias := fs.String("alias", "", "list only this `alias`")
-	verbose := fs.Bool("v", false, "verbose: key kind, certificate subject, issuer, validity and fingerprint")
+	fs.Lookup("v").Usage = "verbose: key kind, certificate subject, issuer, validity and fingerprint; and the library's informational log lines"
+	verbose := &tf.verbose
 	rfc := fs.Bool("rfc", false, "print certificates in PEM")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err

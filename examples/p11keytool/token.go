@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/secretstores/secretstores/hsmstore"
+	"github.com/secretstores/secretstores/internal/clilog"
 	"github.com/secretstores/secretstores/pkcs11conf"
 	"github.com/secretstores/secretstores/secrets"
 )
@@ -23,6 +24,7 @@ type tokenFlags struct {
 	library  string
 	pin      secretFlags
 	storepas string // refused: see check
+	verbose  bool
 }
 
 func (t *tokenFlags) register(fs *flag.FlagSet) {
@@ -32,6 +34,7 @@ func (t *tokenFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.library, "library", "", "PKCS#11 module `path` when the -uri has no module-path")
 	t.pin.register(fs, "pin", "the token's user PIN")
 	fs.StringVar(&t.storepas, "storepass", "", "not accepted: use -pin-env, -pin-file or the prompt")
+	fs.BoolVar(&t.verbose, "v", false, clilog.FlagUsage)
 }
 
 // secretFlags name where a PIN or password comes from: an environment variable or a file;
@@ -221,6 +224,9 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "p11keytool %s: unexpected argument %q (flags start with -)\n", fs.Name(), fs.Arg(0))
 		fs.Usage()
 		return errUsage
+	}
+	if v := fs.Lookup("v"); v != nil {
+		clilog.SetVerbose(v.Value.String() == "true")
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/secretstores/secretstores/filestore"
 	"github.com/secretstores/secretstores/hsmstore"
+	"github.com/secretstores/secretstores/internal/clilog"
 	"github.com/secretstores/secretstores/internal/softhsmtest"
 	"github.com/secretstores/secretstores/internal/testenv"
 	"github.com/secretstores/secretstores/jwtsession"
@@ -337,5 +338,20 @@ func TestCommands(t *testing.T) {
 	t.Setenv("P11KEYTOOL_TEST_PIN", "0000")
 	if _, errs, code := p11(t, with("list")...); code != 1 || !strings.Contains(errs, "wrong PIN") || strings.Contains(errs, "0000") {
 		t.Fatalf("wrong PIN: %d %s", code, errs)
+	}
+}
+
+// TestLogLinesOnlyWithV: the library's informational log lines ("hsmstore: logged in") are
+// printed only with -v; without it the command's own output is all there is.
+func TestLogLinesOnlyWithV(t *testing.T) {
+	_, conf := newToken(t, "quiet")
+	logs := clilog.Capture(t)
+	mustRun(t, "list", "-providerArg", conf, "-pin-env", "P11KEYTOOL_TEST_PIN")
+	if s := logs.String(); strings.Contains(s, "hsmstore: logged in") {
+		t.Errorf("list without -v printed the library's log lines:\n%s", s)
+	}
+	mustRun(t, "list", "-v", "-providerArg", conf, "-pin-env", "P11KEYTOOL_TEST_PIN")
+	if s := logs.String(); !strings.Contains(s, "INFO hsmstore: logged in token=quiet") {
+		t.Errorf("list -v did not print the library's log lines:\n%q", s)
 	}
 }

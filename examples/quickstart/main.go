@@ -29,6 +29,7 @@ import (
 
 	"github.com/secretstores/secretstores/filestore"
 	"github.com/secretstores/secretstores/hsmstore"
+	"github.com/secretstores/secretstores/internal/clilog"
 	"github.com/secretstores/secretstores/jwtsession"
 	"github.com/secretstores/secretstores/secrets"
 	"github.com/secretstores/secretstores/secrets/jsoncrypto"
@@ -55,6 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	pinEnv := fs.String("pin-env", "", "environment `variable` holding the token's user PIN (with -pkcs11)")
 	pinFile := fs.String("pin-file", "", "`file` holding the token's user PIN (with -pkcs11)")
 	softhsm := fs.Bool("softhsm", false, "run on a throw-away SoftHSM2 token with IDM's default keys (needs softhsm2)")
+	verbose := fs.Bool("v", false, clilog.FlagUsage)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: quickstart [flags]
 
@@ -73,6 +75,7 @@ Flags:
 		}
 		return 2
 	}
+	clilog.SetVerbose(*verbose)
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "quickstart: unexpected argument %q\n", fs.Arg(0))
 		return 2

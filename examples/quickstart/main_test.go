@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secretstores/secretstores/internal/clilog"
 	"github.com/secretstores/secretstores/internal/softhsmtest"
 	"github.com/secretstores/secretstores/internal/testenv"
 )
@@ -94,6 +95,28 @@ func TestSoftHSM(t *testing.T) {
 		t.Fatalf("exit %d: %s\n%s", code, errs, out)
 	}
 	wantSteps(t, out, `PKCS#11 token "quickstart"`)
+}
+
+// TestLogLinesOnlyWithV: the library's informational log lines ("hsmstore: logged in") are
+// printed only with -v.
+func TestLogLinesOnlyWithV(t *testing.T) {
+	if _, err := softhsmtest.Module(); err != nil {
+		testenv.Missing(t, testenv.SoftHSM, err.Error())
+	}
+	testenv.LookPath(t, testenv.SoftHSM, "softhsm2-util")
+	logs := clilog.Capture(t)
+	if out, errs, code := quick(t, "-softhsm", "-data", t.TempDir()); code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, errs, out)
+	}
+	if s := logs.String(); strings.Contains(s, "hsmstore: logged in") {
+		t.Errorf("quickstart without -v printed the library's log lines:\n%s", s)
+	}
+	if out, errs, code := quick(t, "-softhsm", "-v", "-data", t.TempDir()); code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, errs, out)
+	}
+	if s := logs.String(); !strings.Contains(s, "INFO hsmstore: logged in token=quickstart") {
+		t.Errorf("quickstart -v did not print the library's log lines:\n%q", s)
+	}
 }
 
 func TestPKCS11WithoutKeys(t *testing.T) {

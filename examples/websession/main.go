@@ -32,6 +32,7 @@ import (
 
 	"github.com/secretstores/secretstores/filestore"
 	"github.com/secretstores/secretstores/hsmstore"
+	"github.com/secretstores/secretstores/internal/clilog"
 	"github.com/secretstores/secretstores/jwtsession"
 	"github.com/secretstores/secretstores/pkcs11conf"
 	"github.com/secretstores/secretstores/secrets"
@@ -77,6 +78,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	fs.DurationVar(&o.idle, "idle", jwtsession.DefaultIdleTimeout, "session idle timeout (IDM's tokenIdleTime)")
 	fs.DurationVar(&o.maxLife, "max-life", jwtsession.DefaultMaxLife, "session maximum life (IDM's maxTokenLife)")
 	fs.DurationVar(&o.refresh, "refresh-after", jwtsession.DefaultRefreshAfter, "re-issue the cookie when the token is older than this (IDM: one minute)")
+	verbose := fs.Bool("v", false, clilog.FlagUsage)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: websession [flags]
 
@@ -99,6 +101,7 @@ Flags:
 		fmt.Fprintf(stderr, "websession: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	clilog.SetVerbose(*verbose)
 	if err := serveErr(ctx, o, stdout, ready); err != nil {
 		fmt.Fprintln(stderr, "websession:", err)
 		return 1
