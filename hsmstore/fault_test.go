@@ -73,7 +73,9 @@ func TestFaultForeignLogout(t *testing.T) {
 	const logouts = 5
 	for i := 0; i < logouts; i++ {
 		time.Sleep(300 * time.Millisecond)
+		r := s.Stats().Recoveries
 		in.Logout()
+		awaitRecovery(t, s, r, l) // one logout at a time, however slow the machine
 	}
 	time.Sleep(300 * time.Millisecond)
 	l.stop()
@@ -578,7 +580,9 @@ func TestFaultLogoutDecrypt(t *testing.T) {
 	})
 	for i := 0; i < 5; i++ {
 		time.Sleep(250 * time.Millisecond)
+		r := s.Stats().Recoveries
 		in.Logout()
+		awaitRecovery(t, s, r, l) // one logout at a time, however slow the machine
 	}
 	time.Sleep(250 * time.Millisecond)
 	l.stop()

@@ -316,3 +316,22 @@ func statsLine(st hsmstore.Stats) string {
 }
 
 var _ = softhsmtest.PIN
+
+// awaitRecovery waits until the store has recovered once more than before and the load has
+// made a few calls since, so that the next injected fault meets a recovered token: on a
+// loaded machine two faults 250 ms apart could otherwise land before any call noticed the
+// first (one recovery for two faults, or a call retried into the second fault).
+func awaitRecovery(t *testing.T, s *hsmstore.Store, before uint64, l *load) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for s.Stats().Recoveries <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery within 30 s of the fault (%s)", statsLine(s.Stats()))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	calls := l.calls.Load()
+	for l.calls.Load() < calls+8 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
