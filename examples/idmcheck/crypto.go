@@ -108,6 +108,10 @@ func (c *checker) checkCrypto(ctx context.Context) {
 				id = jsoncrypto.DefaultSecretID
 			}
 			refs[id+"\x00"+info.Alias]++
+			if _, ok := valid[id]; !ok && c.mappedUnopened(id) {
+				c.rep.add(g, Warn, "crypto.unchecked", at, fmt.Sprintf("not checked: the store mapping %s did not open", id), "fix the store above")
+				continue
+			}
 			if _, ok := valid[id]; !ok {
 				c.rep.add(g, Fail, "crypto.secretid", at, fmt.Sprintf("names secret id %s, which no opened store maps for DECRYPT", id),
 					fmt.Sprintf(`add to mainKeyStore's mappings in %s: {"secretId": %q, "types": ["ENCRYPT", "DECRYPT"], "aliases": [%q]}`, c.secretsPath, id, info.Alias))
@@ -240,4 +244,16 @@ func (c *checker) checkSession(ctx context.Context) {
 	}
 	check("idm.jwt.session.module.signing", secrets.Kind.Symmetric, "an HMAC secret key of at least 256 bits (checked under IDM key rules)", false)
 	check("idm.jwt.session.module.encryption", func(k secrets.Kind) bool { return k == secrets.KindRSA }, "an RSA key pair (RSA1_5 key wrapping)", true)
+}
+
+// mappedUnopened reports whether a store that did not open maps id.
+func (c *checker) mappedUnopened(id string) bool {
+	for _, sc := range c.cfg.Stores {
+		for _, m := range sc.Mappings {
+			if m.SecretID == id && c.stores[sc.Name] == nil {
+				return true
+			}
+		}
+	}
+	return false
 }

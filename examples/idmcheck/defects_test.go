@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/secretstores/secretstores/filestore"
+	"github.com/secretstores/secretstores/secrets"
+	"github.com/secretstores/secretstores/secrets/jsoncrypto"
+)
+
+func openKeystore(t *testing.T, dir string) *filestore.Store {
+	t.Helper()
+	s, err := filestore.Open(context.Background(), filepath.Join(dir, "security", "keystore.p12"), filestore.Config{Password: storePass, Name: "mainKeyStore"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestDefectWrongStorePassword(t *testing.T) {
+	dir := fileProject(t)
+	const wrong = "Wrong-S3cret-pass-88z"
+	write(t, filepath.Join(dir, "resolver", "boot.properties"), "openidm.keystore.password="+wrong+"\nopenidm.truststore.password="+trustPass+"\n")
+	out, rep, code := idmcheck(t, []string{wrong}, "-project", dir)
+	wantFail(t, out, rep, code, "store.password", "mainKeyStore", "wrong store password", "openidm.keystore.password", "OPENIDM_KEYSTORE_PASSWORD", "keytool -storepasswd -keystore "+filepath.Join(dir, "security", "keystore.p12"))
+}
+
+func TestDefectMissingAlias(t *testing.T) {
+	dir := fileProject(t)
+	if err := openKeystore(t, dir).Delete(context.Background(), "openidm-jwtsessionhmac-key"); err != nil {
+		t.Fatal(err)
+	}
+	out, rep, code := idmcheck(t, nil, "-project", dir)
+	wantFail(t, out, rep, code, "mapping.alias", "idm.jwt.session.module.signing", "active alias openidm-jwtsessionhmac-key is not in the store",
+		"keytool -genseckey -alias openidm-jwtsessionhmac-key -keyalg HmacSHA256 -keysize 256 -keystore "+filepath.Join(dir, "security", "keystore.p12"))
+	wantFail(t, out, rep, code, "session.key", "idm.jwt.session.module.signing")
+}
+
+func TestDefectProviderAfterGap(t *testing.T) {
+	dir := fileProject(t)
+	js := ""
+	for i, p := range []string{"SUN", "SunRsaSign", "SunEC", "SunJSSE", "SunJCE", "SunJGSS", "SunSASL", "XMLDSig", "SunPCSC", "JdkLDAP", "JdkSASL", "SunPKCS11"} {
+		js += "security.provider." + strconv.Itoa(i+1) + "=" + p + "\n"
+	}
+	cfg := filepath.Join(dir, "softhsm.cfg")
+	write(t, cfg, "name = softHSM\nlibrary = /nonexistent/libsofthsm2.so\nslotListIndex = 0\n")
+	js += "security.provider.14=SunPKCS11 " + cfg + "\n"
+	write(t, filepath.Join(dir, "java.security"), js)
+	out, rep, code := idmcheck(t, nil, "-project", dir, "-java-security", filepath.Join(dir, "java.security"))
+	wantFail(t, out, rep, code, "file.javasecurity.gap", "security.provider.14 is ignored", "security.provider.13=SunPKCS11 "+cfg)
+}
+
+func TestDefectExpiredCertificate(t *testing.T) {
+	dir := fileProject(t)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "localhost", Organization: []string{"OpenIDM Self-Signed Certificate"}},
+		NotBefore: time.Now().Add(-400 * 24 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	if _, err := openKeystore(t, dir).Import(context.Background(), "openidm-localhost", secrets.KeyMaterial{Kind: secrets.KindRSA, Private: key, Chain: []*x509.Certificate{cert}}, true); err != nil {
+		t.Fatal(err)
+	}
+	out, rep, code := idmcheck(t, nil, "-project", dir)
+	wantFail(t, out, rep, code, "cert.expiry", "mainKeyStore openidm-localhost", "is not valid now", "keytool -genkeypair -alias openidm-localhost")
+	// The truststore still holds the old certificate: reported too.
+	wantFail(t, out, rep, code, "cert.truststore", "keytool -exportcert -alias openidm-localhost", "keytool -importcert -alias openidm-localhost")
+}
+
+func TestDefectCryptoValueUnderRemovedAlias(t *testing.T) {
+	dir := fileProject(t)
+	ctx := context.Background()
+	ks := openKeystore(t, dir)
+	if _, err := ks.Generate(ctx, "openidm-sym-2019", secrets.KeySpec{Kind: secrets.KindAES, Bits: 256, Extractable: true}); err != nil {
+		t.Fatal(err)
+	}
+	// A value encrypted when the mapping listed openidm-sym-2019; secrets.json no longer does.
+	p, err := secrets.NewProvider([]secrets.Store{ks}, []secrets.Mapping{{SecretID: "idm.password.encryption", Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: []string{"openidm-sym-2019"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := jsoncrypto.Encrypt(ctx, p, "idm.password.encryption", plainText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "conf", "managed.json"), `{"objects": [{"name": "user", "secret": `+string(v)+`}]}`)
+	out, rep, code := idmcheck(t, nil, "-project", dir)
+	wantFail(t, out, rep, code, "crypto.alias", "managed.json /objects/0/secret", "alias openidm-sym-2019, which the mapping of idm.password.encryption no longer lists",
+		`add "openidm-sym-2019" after the active alias`)
+}
+
+func TestDefectUnreadableKeystore(t *testing.T) {
+	dir := fileProject(t)
+	ksPath := filepath.Join(dir, "security", "keystore.p12")
+	for _, d := range []string{filepath.Dir(dir), dir, filepath.Dir(ksPath)} {
+		os.Chmod(d, 0o755)
+	}
+	idmUser := 65534 // not the owner (this process)
+	if os.Getuid() == 0 {
+		idmUser = 4343
+		if err := os.Chown(ksPath, 4242, 4242); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(filepath.Join(dir, "security", "truststore.p12"), 0o644)
+	if err := os.Chmod(ksPath, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, rep, code := idmcheck(t, nil, "-project", dir, "-user", strconv.Itoa(idmUser))
+	wantFail(t, out, rep, code, "file.readable", "keystore "+ksPath+" is not readable by", "chown "+strconv.Itoa(idmUser)+" "+ksPath)
+	if len(rep.find("store.open", "ok")) != 1 { // the truststore (0644) still opens
+		t.Errorf("want the truststore to open:\n%s", out)
+	}
+}
+
+func TestLegacyValueWarns(t *testing.T) {
+	dir := fileProject(t)
+	// A pre-2016 value: AES-CBC directly under the raw key, no salt, no MAC.
+	e, err := openKeystore(t, dir).Entry(context.Background(), "openidm-sym-default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := secrets.NewSecret("", e).Export(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt := []byte(`"` + plainText + `"`)
+	pad := 16 - len(pt)%16
+	pt = append(pt, bytes.Repeat([]byte{byte(pad)}, pad)...)
+	iv := make([]byte, 16)
+	rand.Read(iv)
+	ct := make([]byte, len(pt))
+	cipher.NewCBCEncrypter(block, iv).CryptBlocks(ct, pt)
+	b64 := base64.StdEncoding.EncodeToString
+	write(t, filepath.Join(dir, "conf", "old.json"), `{"pw": {"$crypto": {"type": "x-simple-encryption", "value": {"cipher": "AES/CBC/PKCS5Padding", "key": "openidm-sym-default", "iv": "`+b64(iv)+`", "data": "`+b64(ct)+`"}}}}`)
+	out, rep, code := idmcheck(t, nil, "-project", dir)
+	if code != 1 || len(rep.find("crypto.legacy", "warning")) != 1 {
+		t.Errorf("exit %d: want exit 1 and the legacy value reported as a warning:\n%s", code, out)
+	}
+}
