@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -328,10 +330,23 @@ func (c *checker) openHSM(ctx context.Context, sc *secrets.StoreConfig) secrets.
 		c.rep.add(g, Fail, "store.pin", sc.Name, "no PIN: storePassword is empty", c.whereSet(rs, "storePassword")+" to the token's user PIN (IDM reads it from OPENIDM_KEYSTORE_PASSWORD)")
 		return nil
 	}
+	if pc.TokenLabel != "" || pc.TokenSerial != "" {
+		sel := "tokenLabel " + pc.TokenLabel
+		if pc.TokenLabel == "" {
+			sel = "tokenSerial " + pc.TokenSerial
+		}
+		m, _, err := matchingTokens(pc)
+		if err == nil && len(m) > 1 {
+			c.rep.add(g, Fail, "store.token.ambiguous", sc.Name, fmt.Sprintf("%s of %s matches %d tokens: %s; no login attempted", sel, confOr(confPath), len(m), strings.Join(m, ", ")),
+				"give each token a unique label (softhsm2-util --init-token --label ...), or select by serial: #secretstores: tokenSerial = <serial> in "+confOr(confPath))
+			return nil
+		}
+	}
 	cfg := hsmstore.ConfigFromSunPKCS11(pc)
 	cfg.Name = sc.Name
 	cfg.PIN = pin
 	cfg.MaxSessions = 2
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil)) // the report says what happened
 	s, err := hsmstore.Open(ctx, cfg)
 	switch {
 	case errors.Is(err, secrets.ErrWrongPIN):
