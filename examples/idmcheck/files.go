@@ -72,6 +72,7 @@ func (c *checker) loadFiles() {
 		} else {
 			r.add(g, Fail, "file.boot", c.bootPath, "cannot be read: "+errText(err), "")
 		}
+	} else if !c.readable(g, c.bootPath, "boot.properties", "") {
 	} else if m, err := secrets.ParseProperties(bytes.NewReader(data)); err != nil {
 		r.add(g, Fail, "file.boot", c.bootPath, "does not parse: "+errText(err), "fix the line named; boot.properties is a Java properties file (name=value)")
 	} else {
@@ -96,6 +97,7 @@ func (c *checker) loadFiles() {
 		r.add(g, Fail, "file.secrets", c.secretsPath, "cannot be read: "+errText(err), "point -secrets at IDM's conf/secrets.json, or -project at the IDM directory")
 		return
 	}
+	c.readable(g, c.secretsPath, "secrets.json", "")
 	var raw struct {
 		Stores []rawStore `json:"stores"`
 	}

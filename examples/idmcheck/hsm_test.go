@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,9 +169,26 @@ func TestHSMDefectWrongPIN(t *testing.T) {
 	hp := hsmProjectOn(t)
 	const wrong = "987650"
 	t.Setenv("OPENIDM_KEYSTORE_PASSWORD", wrong)
+	// A second HsmBasedStore on the same PIN: it must not be tried after the first rejection.
+	sjPath := filepath.Join(hp.dir, "conf", "secrets.json")
+	sj, err := os.ReadFile(sjPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(sj, &doc); err != nil {
+		t.Fatal(err)
+	}
+	stores := doc["stores"].([]any)
+	second := map[string]any{"name": "secondHsmStore", "class": secrets.ClassHSM, "config": map[string]any{
+		"providerName": "SunPKCS11-softHSM", "storetype": "PKCS11", "storePassword": "&{openidm.keystore.password}", "mappings": []any{}}}
+	doc["stores"] = append(stores, second)
+	sj, _ = json.Marshal(doc)
+	write(t, sjPath, string(sj))
 	out, rep, code := idmcheck(t, []string{wrong}, hp.args...)
 	noPIN(t, hp.tok.PIN, out)
 	wantFail(t, out, rep, code, "store.pin", "mainKeyStore", "PIN was rejected (one login attempt made", "openidm.keystore.password", "p11keytool list -providerArg "+hp.conf)
+	wantFail(t, out, rep, code, "store.pin", "secondHsmStore", "not opened: an earlier PIN was rejected")
 	// The truststore is a file: still checked.
 	if len(rep.find("store.open", "ok")) != 1 {
 		t.Errorf("want the truststore checked:\n%s", out)
