@@ -10,7 +10,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/secretstores/secretstores/jwtsession"
 	"github.com/secretstores/secretstores/secrets"
 	"github.com/secretstores/secretstores/secrets/jsoncrypto"
 )
@@ -216,16 +218,17 @@ func (c *checker) checkSession(ctx context.Context) {
 	if !c.authOK {
 		return
 	}
-	sac, _ := c.auth["serverAuthContext"].(map[string]any)
-	sm, _ := sac["sessionModule"].(map[string]any)
-	if sm == nil {
-		c.rep.add(g, Warn, "session.module", c.authPath, "no /serverAuthContext/sessionModule: IDM issues no session cookies", "")
+	data, _ := os.ReadFile(c.authPath)
+	sc, err := jwtsession.ParseIDMConfig(data, c.props)
+	if err != nil {
+		c.rep.add(g, Fail, "session.module", c.authPath, "the session module does not load: "+errText(err), "fix the setting at that JSON path (IDM 8's default: serverAuthContext.sessionModule {\"name\": \"JWT_SESSION\", \"properties\": {...}})")
 		return
 	}
-	if name, _ := sm["name"].(string); name != "JWT_SESSION" {
-		c.rep.add(g, Fail, "session.module", c.authPath, "/serverAuthContext/sessionModule/name is not JWT_SESSION", `set "name": "JWT_SESSION"`)
-		return
+	name := sc.Cookie.Name
+	if name == "" {
+		name = "session-jwt"
 	}
+	c.rep.add(g, OK, "session.module", c.authPath, fmt.Sprintf("JWT_SESSION: cookie %s, maximum life %s, idle timeout %s", name, orDefault(sc.MaxLife, jwtsession.DefaultMaxLife), orDefault(sc.IdleTimeout, jwtsession.DefaultIdleTimeout)), "")
 	check := func(id string, want func(secrets.Kind) bool, wantText string, pairs bool) {
 		store, alias, e, ok := c.active(ctx, id)
 		switch {
@@ -235,7 +238,7 @@ func (c *checker) checkSession(ctx context.Context) {
 		case !ok:
 			c.rep.add(g, Fail, "session.key", id, fmt.Sprintf("active alias %s of store %s is unavailable (see above)", alias, store), "")
 		case !want(e.Kind()):
-			c.rep.add(g, Fail, "session.kind", id, fmt.Sprintf("%s is a %s: the session module needs %s", alias, describe(e), wantText), c.genFix(store, alias, id, true))
+			c.rep.add(g, Fail, "session.kind", id, fmt.Sprintf("%s is a %s: the session module needs %s", alias, describe(e), wantText), c.kindFix(store, alias, id))
 		case pairs && len(e.Chain()) == 0:
 			c.rep.add(g, Fail, "session.kind", id, fmt.Sprintf("%s has no certificate", alias), c.genFix(store, alias, id, true))
 		default:
@@ -256,4 +259,11 @@ func (c *checker) mappedUnopened(id string) bool {
 		}
 	}
 	return false
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
 }

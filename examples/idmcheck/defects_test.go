@@ -162,3 +162,20 @@ func TestLegacyValueWarns(t *testing.T) {
 		t.Errorf("exit %d: want exit 1 and the legacy value reported as a warning:\n%s", code, out)
 	}
 }
+
+func TestDefectSessionKeyWrongKind(t *testing.T) {
+	dir := fileProject(t)
+	// The session's signing secret id pointed at an RSA key pair: SIGN accepts it, IDM's
+	// session module (an HMAC key, exported) does not.
+	write(t, filepath.Join(dir, "resolver", "boot.properties"), "openidm.keystore.password="+storePass+"\nopenidm.truststore.password="+trustPass+"\nopenidm.config.crypto.jwtsession.hmackey.alias=selfservice\n")
+	out, rep, code := idmcheck(t, nil, "-project", dir)
+	wantFail(t, out, rep, code, "session.kind", "idm.jwt.session.module.signing", "selfservice is a RSA key pair", "map idm.jwt.session.module.signing to a key of the right kind", "keytool -genseckey -alias openidm-jwtsessionhmac-key -keyalg HmacSHA256")
+	wantFail(t, out, rep, code, "key.kind", "idm.jwt.session.module.signing", "IDM needs a secret key")
+}
+
+func TestDefectSessionModuleSetting(t *testing.T) {
+	dir := fileProject(t)
+	write(t, filepath.Join(dir, "conf", "authentication.json"), `{"serverAuthContext": {"sessionModule": {"name": "JWT_SESSION", "properties": {"maxTokenLifeMinutes": "two hours"}}}}`)
+	out, rep, code := idmcheck(t, nil, "-project", dir)
+	wantFail(t, out, rep, code, "session.module", "/serverAuthContext/sessionModule/properties/maxTokenLifeMinutes")
+}

@@ -163,7 +163,7 @@ func (c *checker) checkMappings(ctx context.Context) {
 				for _, p := range m.Types {
 					if !canServe(e.Kind(), p) {
 						bad = true
-						c.rep.add(g, Fail, "mapping.kind", subj, fmt.Sprintf("alias %s is a %s: %s needs %s", a, describe(e), p, needs(p)), c.genFix(sc.Name, a, m.SecretID, true))
+						c.rep.add(g, Fail, "mapping.kind", subj, fmt.Sprintf("alias %s is a %s: %s needs %s", a, describe(e), p, needs(p)), c.kindFix(sc.Name, a, m.SecretID))
 					}
 				}
 				found = append(found, a+" ("+describe(e)+")")
@@ -235,7 +235,7 @@ func (c *checker) checkKeyRules(ctx context.Context) {
 		}
 		subj := store + " " + r.id
 		if !e.Kind().Symmetric() {
-			c.rep.add(g, Fail, "key.kind", subj, fmt.Sprintf("active alias %s is a %s: IDM needs a secret key (%s)", alias, describe(e), r.why), c.genFix(store, alias, r.id, true))
+			c.rep.add(g, Fail, "key.kind", subj, fmt.Sprintf("active alias %s is a %s: IDM needs a secret key (%s)", alias, describe(e), r.why), c.kindFix(store, alias, r.id))
 			continue
 		}
 		key := store + "/" + alias + "/" + fmt.Sprint(r.minBits)
@@ -370,4 +370,21 @@ func (c *checker) checkTruststore(ctx context.Context) {
 	}
 	c.rep.add(g, Fail, "cert.truststore", "mainTrustStore", fmt.Sprintf("does not hold %s's certificate from mainKeyStore (IDM's own TLS and session certificate)", alias),
 		export+"\nkeytool -importcert -alias "+alias+" -file localhost.pem -noprompt -keystore "+tfile+storetypeArg(ttyp))
+}
+
+// idmAlias is IDM's default alias for a secret id.
+var idmAlias = map[string]string{
+	"idm.default": "openidm-sym-default", "idm.config.encryption": "openidm-sym-default", "idm.password.encryption": "openidm-sym-default",
+	"idm.jwt.session.module.encryption": "openidm-localhost", "idm.jwt.session.module.signing": "openidm-jwtsessionhmac-key",
+	"idm.selfservice.encryption": "selfservice", "idm.selfservice.signing": "openidm-selfservice-key",
+}
+
+// kindFix is the fix for an alias of the wrong kind: map the secret id to a key of the right
+// kind (never replace the alias, which other secret ids may use).
+func (c *checker) kindFix(store, alias, secretID string) string {
+	want := idmAlias[secretID]
+	if want == "" || want == alias {
+		want = secretID + "-key"
+	}
+	return fmt.Sprintf("map %s to a key of the right kind (its \"aliases\" in %s, or the property its alias expression names), creating one if needed:\n%s", secretID, c.secretsPath, c.genFix(store, want, secretID, false))
 }
