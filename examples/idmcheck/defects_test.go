@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,4 +179,48 @@ func TestDefectSessionModuleSetting(t *testing.T) {
 	write(t, filepath.Join(dir, "conf", "authentication.json"), `{"serverAuthContext": {"sessionModule": {"name": "JWT_SESSION", "properties": {"maxTokenLifeMinutes": "two hours"}}}}`)
 	out, rep, code := idmcheck(t, nil, "-project", dir)
 	wantFail(t, out, rep, code, "session.module", "/serverAuthContext/sessionModule/properties/maxTokenLifeMinutes")
+}
+
+// selfSigned returns a self-signed certificate for key valid from notBefore to notAfter.
+func selfSigned(t *testing.T, key *rsa.PrivateKey, cn string, notBefore, notAfter time.Time) *x509.Certificate {
+	t.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn}, NotBefore: notBefore, NotAfter: notAfter}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+func TestCertificateExpiringSoonWarns(t *testing.T) {
+	dir := fileProject(t)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := selfSigned(t, key, "partner.example.com", time.Now().Add(-24*time.Hour), time.Now().Add(10*24*time.Hour))
+	ts, err := filestore.Open(context.Background(), filepath.Join(dir, "security", "truststore.p12"), filestore.Config{Password: trustPass, Name: "mainTrustStore"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ts.Import(context.Background(), "partner", secrets.KeyMaterial{Kind: secrets.KindCertificate, Chain: []*x509.Certificate{cert}}, false)
+	ts.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, rep, code := idmcheck(t, nil, "-project", dir)
+	if code != 1 || len(rep.find("cert.expiry", "warning")) != 1 {
+		t.Fatalf("exit %d: want one certificate expiry warning and exit 1:\n%s", code, out)
+	}
+	if w := rep.find("cert.expiry", "warning")[0]; !strings.Contains(w, "mainTrustStore partner") || !strings.Contains(w, "expires in 9 days") && !strings.Contains(w, "expires in 10 days") {
+		t.Errorf("warning %q", w)
+	}
+	// With -warn-days 5 it is fine.
+	if _, _, code := idmcheck(t, nil, "-project", dir, "-warn-days", "5"); code != 0 {
+		t.Errorf("-warn-days 5: exit %d, want 0", code)
+	}
 }

@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -132,8 +134,12 @@ func noPIN(t *testing.T, pin, out string) {
 
 func TestHSMProjectAllOK(t *testing.T) {
 	hp := hsmProjectOn(t)
+	before := tokenAliases(t, hp)
 	out, rep, code := idmcheck(t, nil, hp.args...)
 	noPIN(t, hp.tok.PIN, out)
+	if after := tokenAliases(t, hp); strings.Join(after, ",") != strings.Join(before, ",") {
+		t.Errorf("the token changed: %q before, %q after", before, after)
+	}
 	if code != 0 || rep.Warnings != 0 || rep.Errors != 0 {
 		t.Fatalf("exit %d, %d warnings, %d errors:\n%s", code, rep.Warnings, rep.Errors, out)
 	}
@@ -217,4 +223,20 @@ func TestHSMDefectTwoTokensMatchSelector(t *testing.T) {
 	out, rep, code := idmcheck(t, nil, "-project", hp.dir, "-pkcs11", conf)
 	noPIN(t, hp.tok.PIN, out)
 	wantFail(t, out, rep, code, "store.token.ambiguous", "tokenLabel "+label, "matches 2 tokens", "no login attempted", "unique label")
+}
+
+// tokenAliases lists the token's entries, to show that idmcheck writes nothing.
+func tokenAliases(t *testing.T, hp *hsmProject) []string {
+	t.Helper()
+	st, err := hsmstore.OpenSunPKCS11(context.Background(), hp.conf, hp.tok.PIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	as, err := st.Aliases(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(as)
+	return as
 }
