@@ -224,3 +224,35 @@ func TestCertificateExpiringSoonWarns(t *testing.T) {
 		t.Errorf("-warn-days 5: exit %d, want 0", code)
 	}
 }
+
+func TestDefectWrongStoreType(t *testing.T) {
+	dir := fileProject(t)
+	write(t, filepath.Join(dir, "resolver", "boot.properties"), "openidm.keystore.password="+storePass+"\nopenidm.truststore.password="+trustPass+"\nopenidm.keystore.type=JCEKS\n")
+	out, rep, code := idmcheck(t, nil, "-project", dir)
+	wantFail(t, out, rep, code, "store.open", "mainKeyStore", "does not open", "openidm.keystore.type", "OPENIDM_KEYSTORE_TYPE")
+}
+
+func TestDefectUnresolvedExpression(t *testing.T) {
+	dir := fileProject(t)
+	sj := filepath.Join(dir, "conf", "secrets.json")
+	b, err := os.ReadFile(sj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// IDM's HSM secrets.json takes the password from a property with no default.
+	write(t, sj, strings.Replace(string(b), "&{openidm.keystore.password|changeit}", "&{openidm.keystore.password}", 1))
+	write(t, filepath.Join(dir, "resolver", "boot.properties"), "openidm.truststore.password="+trustPass+"\n")
+	out, rep, code := idmcheck(t, nil, "-project", dir)
+	wantFail(t, out, rep, code, "file.secrets", "/stores/0/config/storePassword", "openidm.keystore.password", "OPENIDM_KEYSTORE_PASSWORD")
+}
+
+func TestColourOnlyOnATerminal(t *testing.T) {
+	dir := fileProject(t)
+	var out, errb bytes.Buffer
+	if code := run([]string{"-project", dir}, &out, &errb, true); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "\x1b[32m✓\x1b[0m") {
+		t.Errorf("colour requested: want green ✓:\n%q", out.String())
+	}
+}
