@@ -240,3 +240,14 @@ func tokenAliases(t *testing.T, hp *hsmProject) []string {
 	sort.Strings(as)
 	return as
 }
+
+func TestHSMUniqueTokenLabelOpens(t *testing.T) {
+	hp := hsmProjectOn(t)
+	// Selecting by label lists the tokens first (no login); the store must still open after.
+	conf := filepath.Join(hp.dir, "bylabel.cfg")
+	write(t, conf, "name = softHSM\nlibrary = "+hp.tok.Module+"\n#secretstores: tokenLabel = "+hp.tok.Label+"\nattributes(*, CKO_SECRET_KEY, *) = {\n  CKA_EXTRACTABLE = true\n  CKA_SENSITIVE = false\n}\n")
+	out, rep, code := idmcheck(t, nil, "-project", hp.dir, "-pkcs11", conf)
+	if code != 0 || len(rep.find("store.open", "ok")) != 2 {
+		t.Fatalf("exit %d, want 0 and both stores open:\n%s", code, out)
+	}
+}

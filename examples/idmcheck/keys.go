@@ -273,11 +273,20 @@ func (c *checker) checkCertificates(ctx context.Context) {
 		}
 		for _, a := range aliases {
 			e, err := s.Entry(ctx, a)
-			if err != nil || len(e.Chain()) == 0 {
+			subj := name + " " + a
+			if err != nil {
+				// A store that checks the pair itself (hsmstore) refuses the entry.
+				check, msg := "cert.entry", "the entry cannot be read: "+errText(err)
+				if strings.Contains(err.Error(), "certificate does not hold") {
+					check, msg = "cert.keymatch", "the private key does not match the certificate: "+errText(err)
+				}
+				c.rep.add(g, Fail, check, subj, msg, c.genFix(name, a, "", true))
+				continue
+			}
+			if len(e.Chain()) == 0 {
 				continue
 			}
 			leaf := e.Chain()[0]
-			subj := name + " " + a
 			left := leaf.NotAfter.Sub(c.o.now)
 			switch {
 			case left <= 0 || c.o.now.Before(leaf.NotBefore):

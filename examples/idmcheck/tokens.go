@@ -13,7 +13,8 @@ import (
 // matchingTokens lists the tokens of pc's library that its selector (tokenLabel or
 // tokenSerial; a slot id or slot list index names one slot by definition) matches, described
 // by slot, label and serial, and how many tokens the library shows. It logs in to nothing.
-// The module stays initialised for hsmstore, which accepts that.
+// A module it initialised it finalises again (hsmstore, through crypto11, refuses a module
+// someone else left initialised); one already initialised in the process it leaves alone.
 func matchingTokens(pc *pkcs11conf.Config) (matches []string, tokens int, err error) {
 	p := pkcs11.New(pc.Library)
 	if p == nil {
@@ -23,6 +24,8 @@ func matchingTokens(pc *pkcs11conf.Config) (matches []string, tokens int, err er
 		if e, ok := err.(pkcs11.Error); !ok || e != pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED {
 			return nil, 0, err
 		}
+	} else {
+		defer p.Finalize()
 	}
 	slots, err := p.GetSlotList(true)
 	if err != nil {
