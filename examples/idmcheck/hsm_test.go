@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/secretstores/secretstores/hsmstore"
+	"github.com/secretstores/secretstores/internal/clilog"
 	"github.com/secretstores/secretstores/internal/softhsmtest"
 	"github.com/secretstores/secretstores/internal/testenv"
 	"github.com/secretstores/secretstores/secrets"
@@ -250,4 +252,25 @@ func TestHSMUniqueTokenLabelOpens(t *testing.T) {
 	if code != 0 || len(rep.find("store.open", "ok")) != 2 {
 		t.Fatalf("exit %d, want 0 and both stores open:\n%s", code, out)
 	}
+}
+
+func TestLogLinesOnlyWithV(t *testing.T) {
+	hp := hsmProjectOn(t)
+	logs := clilog.Capture(t)
+	var out, errb bytes.Buffer
+	if code := run(hp.args, &out, &errb, false); code != 0 {
+		t.Fatalf("exit %d:\n%s%s", code, out.String(), errb.String())
+	}
+	if s := logs.String(); strings.Contains(s, "hsmstore: logged in") {
+		t.Errorf("idmcheck without -v printed the library's log lines:\n%s", s)
+	}
+	if code := run(append([]string{"-v"}, hp.args...), &out, &errb, false); code != 0 {
+		t.Fatalf("-v: exit %d:\n%s%s", code, out.String(), errb.String())
+	}
+	s := logs.String()
+	if !strings.Contains(s, "INFO hsmstore: logged in token="+hp.tok.Label) {
+		t.Errorf("idmcheck -v did not print the library's log lines:\n%q", s)
+	}
+	noPIN(t, hp.tok.PIN, s)
+	clilog.SetVerbose(false)
 }

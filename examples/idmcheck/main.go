@@ -22,6 +22,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/secretstores/secretstores/internal/clilog"
 )
 
 // options are the command line.
@@ -65,6 +67,7 @@ func run(args []string, stdout, stderr io.Writer, colour bool) int {
 	fs.StringVar(&o.pkcs11, "pkcs11", "", "SunPKCS11 configuration `file` for every HsmBasedStore, instead of looking the provider up in java.security")
 	fs.StringVar(&o.user, "user", "", "`user` (name or uid) IDM runs as, for file permission checks (default: the project directory's owner)")
 	fs.BoolVar(&o.jsonOut, "json", false, "write the report as JSON")
+	verbose := fs.Bool("v", false, clilog.FlagUsage)
 	days := fs.Int("warn-days", 30, "warn about certificates expiring within this many `days`")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: idmcheck [-project DIR] [flags]
@@ -87,6 +90,7 @@ Flags:
 		fmt.Fprintf(stderr, "idmcheck: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	clilog.SetVerbose(*verbose)
 	o.javaSecurity = js
 	o.now = time.Now()
 	o.warnWithin = time.Duration(*days) * 24 * time.Hour

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -346,7 +344,6 @@ func (c *checker) openHSM(ctx context.Context, sc *secrets.StoreConfig) secrets.
 	cfg.Name = sc.Name
 	cfg.PIN = pin
 	cfg.MaxSessions = 2
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil)) // the report says what happened
 	s, err := hsmstore.Open(ctx, cfg)
 	switch {
 	case errors.Is(err, secrets.ErrWrongPIN):
