@@ -256,3 +256,44 @@ func TestColourOnlyOnATerminal(t *testing.T) {
 		t.Errorf("colour requested: want green ✓:\n%q", out.String())
 	}
 }
+
+func TestDefectShortHMACKey(t *testing.T) {
+	dir := fileProject(t)
+	key := make([]byte, 16)
+	rand.Read(key)
+	if _, err := openKeystore(t, dir).Import(context.Background(), "openidm-jwtsessionhmac-key", secrets.KeyMaterial{Kind: secrets.KindSecret, Algorithm: "HmacSHA256", Secret: key}, true); err != nil {
+		t.Fatal(err)
+	}
+	out, rep, code := idmcheck(t, nil, "-project", dir)
+	wantFail(t, out, rep, code, "key.size", "idm.jwt.session.module.signing", "openidm-jwtsessionhmac-key is 128 bits; IDM requires at least 256",
+		"keytool -delete -alias openidm-jwtsessionhmac-key", "keytool -genseckey -alias openidm-jwtsessionhmac-key -keyalg HmacSHA256 -keysize 256")
+}
+
+func TestOlderAliasesRetireAndMissing(t *testing.T) {
+	dir := fileProject(t)
+	if _, err := openKeystore(t, dir).Generate(context.Background(), "openidm-sym-2019", secrets.KeySpec{Kind: secrets.KindAES, Bits: 256, Extractable: true}); err != nil {
+		t.Fatal(err)
+	}
+	sj := filepath.Join(dir, "conf", "secrets.json")
+	b, err := os.ReadFile(sj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every $crypto secret id lists two older aliases: one still in the keystore but named by
+	// no value (retirable), one gone from the keystore.
+	write(t, sj, strings.ReplaceAll(string(b), `"&{openidm.config.crypto.alias|openidm-sym-default}"`, `"&{openidm.config.crypto.alias|openidm-sym-default}", "openidm-sym-2019", "openidm-sym-2017"`))
+	out, rep, code := idmcheck(t, nil, "-project", dir)
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (warnings only)", code)
+	}
+	found := false
+	for _, r := range rep.find("crypto.retire", "ok") {
+		found = found || strings.Contains(r, "idm.password.encryption openidm-sym-2019: older alias no longer referenced")
+	}
+	if !found {
+		t.Errorf("want openidm-sym-2019 of idm.password.encryption reported as retirable:\n%s", out)
+	}
+	if w := rep.find("mapping.alias.old", "warning"); len(w) != 3 || !strings.Contains(w[0], "older alias openidm-sym-2017 is not in the store") {
+		t.Errorf("want the missing older alias warned for each of the three secret ids, got %q:\n%s", w, out)
+	}
+}
