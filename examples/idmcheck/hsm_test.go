@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +23,19 @@ import (
 	"github.com/secretstores/secretstores/secrets/jsoncrypto"
 )
 
-func TestMain(m *testing.M) { softhsmtest.Main(m) }
+func TestMain(m *testing.M) {
+	cleanup, err := softhsmtest.Setup()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "softhsmtest:", err)
+		os.Exit(2)
+	}
+	code := m.Run()
+	cleanup()
+	if p11keytoolBin.path != "" {
+		os.RemoveAll(filepath.Dir(p11keytoolBin.path))
+	}
+	os.Exit(code)
+}
 
 var p11keytoolBin struct {
 	once sync.Once
