@@ -43,12 +43,28 @@ func TestStoreCrashSafety(t *testing.T) {
 	s.Close()
 	last := 0
 	for round := 0; round < 12; round++ {
+		before, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
 		cmd := exec.Command(os.Args[0], "-test.run=^TestStoreCrashSafety$", "-test.count=1")
 		cmd.Env = append(os.Environ(), crashEnv+"="+path)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(30+rand.IntN(250)) * time.Millisecond)
+		// Kill at a random point once the writer has saved at least once: however slow
+		// the machine is to start it, every round kills a writer in its loop.
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+			if fi, err := os.Stat(path); err == nil && !fi.ModTime().Equal(before.ModTime()) {
+				break
+			}
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("round %d: the writer saved nothing in 30 s", round)
+			}
+		}
+		time.Sleep(time.Duration(rand.IntN(250)) * time.Millisecond)
 		cmd.Process.Kill()
 		cmd.Wait()
 		s, err := Open(ctx, path, Config{Password: "pw"})
