@@ -52,8 +52,10 @@
 //   - Export reads CKA_VALUE of a secret key that is extractable and not sensitive; otherwise
 //     an error wraps secrets.ErrNotExtractable and names the attributes to set.
 //
-// [Store.Generate], [Store.Import] and [Store.Delete] write keytool's layout, applying the SunPKCS11 attribute
-// templates of the configuration over safe defaults.
+// [Store.Generate], [Store.Import] and [Store.Delete] write keytool's layout, applying the
+// SunPKCS11 attribute templates of the configuration ([Config].Templates, pkcs11conf's
+// model) over safe defaults; the attributes hsmstore's code sets win over the
+// configuration's, as in SunPKCS11.
 //
 // # Errors and concurrency
 //

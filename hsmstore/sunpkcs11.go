@@ -29,22 +29,7 @@ func ConfigFromSunPKCS11(pc *pkcs11conf.Config) Config {
 		i := pc.EffectiveSlotListIndex()
 		cfg.SlotListIndex = &i
 	}
-	for _, r := range pc.Attributes {
-		t := Template{Op: string(r.Operation), Class: r.Class, KeyType: r.KeyType}
-		for _, a := range r.Attributes {
-			switch a.Kind {
-			case pkcs11conf.Null:
-				t.Attrs = append(t.Attrs, Attr{Type: a.Type, Null: true})
-			case pkcs11conf.Bool:
-				t.Attrs = append(t.Attrs, Bool(a.Type, a.Bool))
-			case pkcs11conf.Int:
-				t.Attrs = append(t.Attrs, Ulong(a.Type, a.Int))
-			default:
-				t.Attrs = append(t.Attrs, Bytes(a.Type, a.Bytes))
-			}
-		}
-		cfg.Templates = append(cfg.Templates, t)
-	}
+	cfg.Templates = append([]pkcs11conf.AttributeRule(nil), pc.Attributes...)
 	return cfg
 }
 
