@@ -26,6 +26,14 @@ type Config struct {
 	// Library is the path of the PKCS#11 module (.so). A URI's module-path may supply it.
 	Library string
 
+	// InitArgs is passed to the module's C_Initialize as CK_C_INITIALIZE_ARGS.pReserved (a
+	// NUL-terminated string): the "library parameters" some modules need. NSS softokn
+	// refuses to start without them, e.g. "configdir='sql:/etc/pki/nssdb' certPrefix=''
+	// keyPrefix='' secmod='secmod.db' flags=" (SunPKCS11's nssArgs). "" passes none. A
+	// module is initialised once per process: every Open of the same library must give the
+	// same InitArgs.
+	InitArgs string
+
 	// URI is an RFC 7512 "pkcs11:" URI. Token attributes (token, serial, manufacturer,
 	// model, slot-id, slot-description, slot-manufacturer) select the token; module-path
 	// gives Library; pin-value and pin-source (a file path or file: URI) give the PIN.

@@ -10,11 +10,38 @@
 // [secrets.Opener] for IDM's HsmBasedStore (providerName looked up in java.security,
 // storePassword as the PIN).
 //
-// Every Store on one (library, token) in a process shares one crypto11 context and one
-// login, reference-counted: IDM's mainKeyStore and mainTrustStore on one token make one
-// connection. The last Close closes it. A second Open with another PIN fails with
-// [secrets.ErrWrongPIN] without calling C_Login; a wrong PIN on the first Open costs exactly one
-// C_Login and fails with an error wrapping secrets.ErrWrongPIN.
+// Every Store on one (library, token) in a process shares one connection and one login,
+// reference-counted: IDM's mainKeyStore and mainTrustStore on one token make one connection.
+// The last Close closes it. A second Open with another PIN fails with [secrets.ErrWrongPIN]
+// without calling C_Login; a wrong PIN on the first Open costs exactly one C_Login and fails
+// with an error wrapping secrets.ErrWrongPIN.
+//
+// # Which token
+//
+// A token is what was opened: its slot ID, label, serial, model and manufacturer. Several
+// modules give every token the same serial (tpm2-pkcs11: 0000000000000000; NSS softokn's two
+// slots share one), so no single field identifies a token. A selector that matches several
+// tokens is an error listing them (slot, label, serial, model); select by label, slot ID or a
+// pkcs11: URI naming more attributes. Recovery finds the token again by the same identity
+// and fails, without a C_Login, when it is gone or cannot be told apart from another.
+//
+// # Who initialises the module
+//
+// hsmstore calls C_Initialize itself, passing [Config].InitArgs (SunPKCS11's nssArgs) as
+// CK_C_INITIALIZE_ARGS.pReserved, and calls C_Finalize when the last Store on the library
+// closes, and in recovery, only if its own C_Initialize initialised the library. Other code
+// of the process that uses the same library through crypto11 v1.6.2:
+//
+//   - crypto11 configured first: Open succeeds (CKR_CRYPTOKI_ALREADY_INITIALIZED is expected)
+//     and leaves finalisation to crypto11. The PIN cannot then be checked if crypto11 has
+//     logged in already (PKCS#11 logins are per process).
+//   - hsmstore first: crypto11.Configure fails with its own error wrapping
+//     CKR_CRYPTOKI_ALREADY_INITIALIZED (crypto11 insists on initialising the library).
+//   - crypto11 closed (its last Close finalises the library) while a Store is open: the
+//     Store's next call sees CKR_CRYPTOKI_NOT_INITIALIZED, recovers by initialising the
+//     library itself and owns it from then on.
+//
+// hsmstore itself does not use crypto11.
 //
 // # keytool's layout
 //
@@ -71,9 +98,9 @@
 // # Faults and recovery
 //
 // HSMs lose logins, sessions and connections: another component calls C_Logout or
-// C_CloseAllSessions, an HSM restarts or fails over, the network to it drops. crypto11 alone
+// C_CloseAllSessions, an HSM restarts or fails over, the network to it drops. (crypto11
 // keeps broken sessions, never logs in again, and after a lost login its searches return
-// no keys and no error. hsmstore recovers instead, in one place (the connection's do):
+// no keys and no error.) hsmstore recovers, in one place (the connection's do):
 //
 //   - A lost login or dead session (CKR_USER_NOT_LOGGED_IN, CKR_SESSION_HANDLE_INVALID,
 //     CKR_SESSION_CLOSED), and an empty search on a session that turns out not to be
