@@ -79,6 +79,10 @@ type Config struct {
 	// size, key material, and CKA_EXTRACTABLE=true with CKA_SENSITIVE=false when Extractable
 	// is asked for). As in SunPKCS11, the code-set attributes win over the configuration's.
 	Templates []pkcs11conf.AttributeRule
+
+	// nssUnsupported is the nssModule of a SunPKCS11 NSS-mode configuration that
+	// ConfigFromSunPKCS11 cannot map; resolve fails naming it.
+	nssUnsupported string
 }
 
 // cloneRules copies rules deeply, so that a Store does not see later changes to a Config.
@@ -137,6 +141,9 @@ const maxPINFile = 4096
 
 // resolve returns the library, token selector and PIN of c.
 func (c *Config) resolve() (lib string, sel selector, pin string, err error) {
+	if c.nssUnsupported != "" {
+		return "", sel, "", fmt.Errorf("hsmstore: SunPKCS11 NSS mode with nssModule = %s is not supported (keystore and crypto are)", c.nssUnsupported)
+	}
 	lib = c.Library
 	var uriPIN, uriPINSource string
 	if c.URI != "" {

@@ -766,3 +766,85 @@ func (s *Store) ExportCertificate(ctx context.Context, alias string) ([]byte, er
 	}
 	return append([]byte(nil), ch[0].Raw...), nil
 }
+
+// CanGenerate checks that Generate(ctx, alias, spec) can make such a key on this token,
+// leaving nothing behind. For a secret key it generates one with the store's templates as a
+// session object (CKA_TOKEN false) and destroys it; when spec.Extractable it then generates a
+// token object under a temporary name, checks that the token left it extractable and not
+// sensitive (some tokens, NSS softokn, make every stored secret key sensitive, though not
+// session keys), and destroys it. For a key pair it checks that the token lists the
+// key-pair generation mechanism. It returns nil, or an error wrapping errors.ErrUnsupported
+// that names what the token lacks (tpm2-pkcs11 has no C_GenerateKey), or the connection's
+// error.
+func (s *Store) CanGenerate(ctx context.Context, spec secrets.KeySpec) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return secrets.ErrClosed
+	}
+	switch spec.Kind {
+	case secrets.KindRSA, secrets.KindEC:
+		mech, name := uint(pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN), "CKM_RSA_PKCS_KEY_PAIR_GEN"
+		if spec.Kind == secrets.KindEC {
+			mech, name = pkcs11.CKM_EC_KEY_PAIR_GEN, "CKM_EC_KEY_PAIR_GEN"
+		}
+		if !s.c.hasMech(mech) {
+			return fmt.Errorf("hsmstore: the token lacks %s (key-pair generation): %w", name, errors.ErrUnsupported)
+		}
+		return nil
+	case secrets.KindSecret, secrets.KindAES:
+	default:
+		return fmt.Errorf("cannot generate a key of kind %v: %w", spec.Kind, secrets.ErrWrongKind)
+	}
+	bits := spec.Bits
+	if bits == 0 {
+		bits = 256
+	}
+	mech := uint(pkcs11.CKM_GENERIC_SECRET_KEY_GEN)
+	if spec.Kind == secrets.KindAES {
+		mech = pkcs11.CKM_AES_KEY_GEN
+	}
+	name, err := tempName()
+	if err != nil {
+		return err
+	}
+	kt, defaults := secretAttrs(spec.Kind, spec.Extractable)
+	probe := func(onToken bool) error {
+		forced := append(secretForced(name, kt, spec.Extractable), aUlong(pkcs11.CKA_VALUE_LEN, uint(bits/8)), aBool(pkcs11.CKA_TOKEN, onToken))
+		tmpl := s.template(pkcs11conf.OpGenerate, pkcs11.CKO_SECRET_KEY, kt, defaults, forced)
+		var unsupported error
+		err := s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
+			p := s.c.p11
+			h, err := p.GenerateKey(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, tmpl)
+			if err != nil {
+				if isFault(err) {
+					return false, err
+				}
+				unsupported = fmt.Errorf("hsmstore: the token cannot generate this key: C_GenerateKey %s: %w (%w)", mechGenName(mech), errors.ErrUnsupported, err)
+				return false, nil
+			}
+			defer p.DestroyObject(sh, h)
+			if !spec.Extractable {
+				return false, nil
+			}
+			at, err := attrs(p, sh, h, pkcs11.CKA_SENSITIVE, pkcs11.CKA_EXTRACTABLE, pkcs11.CKA_VALUE)
+			if err != nil {
+				return false, err
+			}
+			if boolOf(at[pkcs11.CKA_SENSITIVE]) || !boolOf(at[pkcs11.CKA_EXTRACTABLE]) || len(at[pkcs11.CKA_VALUE]) == 0 {
+				unsupported = fmt.Errorf("hsmstore: the token cannot make extractable secret keys: asked for CKA_SENSITIVE=false and CKA_EXTRACTABLE=true, it made CKA_SENSITIVE=%v, CKA_EXTRACTABLE=%v, and CKA_VALUE is %s: %w",
+					boolOf(at[pkcs11.CKA_SENSITIVE]), boolOf(at[pkcs11.CKA_EXTRACTABLE]), map[bool]string{true: "readable", false: "not readable"}[len(at[pkcs11.CKA_VALUE]) > 0], errors.ErrUnsupported)
+			}
+			return false, nil
+		})
+		if err != nil {
+			return err
+		}
+		return unsupported
+	}
+	if err := probe(false); err != nil || !spec.Extractable {
+		return err
+	}
+	return probe(true)
+}
