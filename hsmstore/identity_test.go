@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/secretstores/secretstores/hsmstore"
 	"github.com/secretstores/secretstores/internal/p11test"
+	"github.com/secretstores/secretstores/internal/testenv"
 	"github.com/secretstores/secretstores/secrets"
 )
 
@@ -142,6 +145,56 @@ func TestNSSSlotsOneSerial(t *testing.T) {
 		}
 		for _, s := range stores {
 			s.Close()
+		}
+	}
+}
+
+// TestSunPKCS11NSS: SunPKCS11 configurations for NSS softokn open it with its init
+// arguments: the library form (library + nssArgs + slot) and NSS mode (nssLibraryDirectory,
+// nssSecmodDirectory, nssModule = keystore), on one database: a key made through the one is
+// seen through the other.
+func TestSunPKCS11NSS(t *testing.T) {
+	ctx := context.Background()
+	tok := p11test.NSSToken(t)
+	dir := strings.TrimSuffix(strings.TrimPrefix(strings.Fields(tok.Module.InitArgs)[0], "configdir='sql:"), "'")
+	confs := map[string]string{
+		"nssargs": fmt.Sprintf("name = nssargs\nlibrary = %s\nnssArgs = %q\nslot = %d\n", tok.Module.Path, tok.Module.InitArgs, tok.SlotID),
+		"nssmode": fmt.Sprintf("name = nssmode\nnssLibraryDirectory = %s\nnssSecmodDirectory = sql:%s\nnssModule = keystore\n", filepath.Dir(tok.Module.Path), dir),
+	}
+	for _, name := range []string{"nssargs", "nssmode"} {
+		p := filepath.Join(t.TempDir(), name+".cfg")
+		if err := os.WriteFile(p, []byte(confs[name]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := hsmstore.OpenSunPKCS11(ctx, p, tok.PIN)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if s.TokenLabel() != tok.Label {
+			t.Errorf("%s: token %q, want %q", name, s.TokenLabel(), tok.Label)
+		}
+		if _, err := s.Generate(ctx, "sunpkcs11-"+name, secrets.KeySpec{Kind: secrets.KindAES}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		al, err := s.Aliases(ctx)
+		s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(al, "sunpkcs11-nssargs") {
+			t.Errorf("%s: aliases %v lack the key made through nssArgs", name, al)
+		}
+	}
+	// Java's keytool lists both keys through the same configurations.
+	kt := testenv.LookPath(t, testenv.Java, "keytool")
+	for _, name := range []string{"nssargs", "nssmode"} {
+		p := filepath.Join(t.TempDir(), name+".cfg")
+		os.WriteFile(p, []byte(confs[name]), 0o600)
+		out := keytool(t, kt, p, tok.PIN, "-list")
+		for _, a := range []string{"sunpkcs11-nssargs", "sunpkcs11-nssmode"} {
+			if !strings.Contains(out, a) {
+				t.Errorf("keytool -list (%s) lacks %s:\n%s", name, a, out)
+			}
 		}
 	}
 }
