@@ -111,8 +111,9 @@
 //   - A dead device or connection (CKR_DEVICE_ERROR, CKR_DEVICE_REMOVED,
 //     CKR_TOKEN_NOT_PRESENT, CKR_CRYPTOKI_NOT_INITIALIZED, or C_GetTokenInfo failing after
 //     an empty search), or a re-login that fails that way: the module is finalised and
-//     initialised again, once for every Store on every token of that library (that is what
-//     C_Finalize means), the token is found again by serial and logged in.
+//     initialised again (when hsmstore initialised it), once for every Store on every token
+//     of that library (that is what C_Finalize means), the token is found again by what was
+//     opened (label, serial, model, manufacturer; its old slot first) and logged in.
 //   - A stale object handle (CKR_OBJECT_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID) and every
 //     recovery make entries look their keys up again by alias, checking it is the same key
 //     (key type; CKA_CHECK_VALUE, CKA_MODULUS or CKA_EC_PARAMS): a Secret obtained before
@@ -165,8 +166,9 @@
 // socket, p11-kit-client.so is the module (P11_KIT_SERVER_ADDRESS names the socket), and
 // killing the server's process group is the appliance going away. Things to know:
 //
-//   - Select the token by serial (or label) rather than slot: slot IDs may change when the
-//     client reconnects. hsmstore finds the token again by serial after a re-initialisation.
+//   - Select the token by label (or a pkcs11: URI) rather than slot: slot IDs may change
+//     when the client reconnects. hsmstore finds the token again by its label, serial, model
+//     and manufacturer after a re-initialisation.
 //   - Set the vendor client's own timeouts and retry counts low (Luna's ReceiveTimeout,
 //     CloudHSM's reconnect settings): a call that hangs on a dead link is not a fault yet,
 //     and hsmstore cannot interrupt a PKCS#11 call. The context bounds only waiting for a
