@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/secretstores/secretstores/pkcs11conf"
 )
 
 // Config says which PKCS#11 module and token a Store opens, and how to log in.
@@ -23,6 +25,14 @@ type Config struct {
 	Name string
 	// Library is the path of the PKCS#11 module (.so). A URI's module-path may supply it.
 	Library string
+
+	// InitArgs is passed to the module's C_Initialize as CK_C_INITIALIZE_ARGS.pReserved (a
+	// NUL-terminated string): the "library parameters" some modules need. NSS softokn
+	// refuses to start without them, e.g. "configdir='sql:/etc/pki/nssdb' certPrefix=''
+	// keyPrefix='' secmod='secmod.db' flags=" (SunPKCS11's nssArgs). "" passes none. A
+	// module is initialised once per process: every Open of the same library must give the
+	// same InitArgs.
+	InitArgs string
 
 	// URI is an RFC 7512 "pkcs11:" URI. Token attributes (token, serial, manufacturer,
 	// model, slot-id, slot-description, slot-manufacturer) select the token; module-path
@@ -59,56 +69,34 @@ type Config struct {
 	// token sets it for every Store on that token.
 	Logger *slog.Logger
 
-	// Templates are SunPKCS11 attribute templates applied when keys are generated or
-	// imported, over safe defaults (see Generate and Import).
-	Templates []Template
+	// Templates are SunPKCS11 attribute templates ("attributes(op, class, keyType) = {...}",
+	// pkcs11conf's model) applied when keys and certificates are generated or imported. The
+	// attributes of an object are merged in three layers, later ones winning: hsmstore's
+	// defaults (CKA_SENSITIVE=true and CKA_EXTRACTABLE=false unless a KeySpec or KeyMaterial
+	// asks for Extractable, usage flags), then every matching rule in order (a null value
+	// removes an attribute, a default included), then the attributes hsmstore's code sets
+	// (class, key type, CKA_LABEL/CKA_ID of keytool's layout, CKA_TOKEN, CKA_PRIVATE, key
+	// size, key material, and CKA_EXTRACTABLE=true with CKA_SENSITIVE=false when Extractable
+	// is asked for). As in SunPKCS11, the code-set attributes win over the configuration's.
+	Templates []pkcs11conf.AttributeRule
+
+	// nssUnsupported is the nssModule of a SunPKCS11 NSS-mode configuration that
+	// ConfigFromSunPKCS11 cannot map; resolve fails naming it.
+	nssUnsupported string
 }
 
-// Operations of a Template (the first element of SunPKCS11 "attributes(op, class, keytype)").
-const (
-	OpAny      = "*"
-	OpGenerate = "generate"
-	OpImport   = "import"
-)
-
-// Any is the wildcard Class or KeyType of a Template.
-const Any = ^uint(0)
-
-// A Template is one SunPKCS11 "attributes(op, class, keytype) = { ... }" block. Templates
-// that match an object apply in order, later ones winning; then hsmstore sets the attributes
-// that make keytool's layout (class, key type, label, id, CKA_TOKEN, CKA_PRIVATE) and,
-// when KeySpec or KeyMaterial ask for Extractable, CKA_EXTRACTABLE=true and
-// CKA_SENSITIVE=false.
-type Template struct {
-	Op      string // OpAny, OpGenerate or OpImport
-	Class   uint   // CKO_* or Any
-	KeyType uint   // CKK_* or Any
-	Attrs   []Attr
-}
-
-// An Attr is one attribute of a Template.
-type Attr struct {
-	Type uint // CKA_*
-	// Value is the attribute's encoding as PKCS#11 expects it: one byte 0 or 1 for a CK_BBOOL,
-	// a native-endian CK_ULONG for a number, the bytes otherwise. Use Bool, Ulong or Bytes.
-	Value []byte
-	// Null removes the attribute (SunPKCS11 "null").
-	Null bool
-}
-
-// Bool returns an Attr holding a CK_BBOOL.
-func Bool(t uint, v bool) Attr {
-	if v {
-		return Attr{Type: t, Value: []byte{1}}
+// cloneRules copies rules deeply, so that a Store does not see later changes to a Config.
+func cloneRules(rules []pkcs11conf.AttributeRule) []pkcs11conf.AttributeRule {
+	out := make([]pkcs11conf.AttributeRule, len(rules))
+	for i, r := range rules {
+		r.Attributes = append([]pkcs11conf.Attribute(nil), r.Attributes...)
+		for j := range r.Attributes {
+			r.Attributes[j].Bytes = append([]byte(nil), r.Attributes[j].Bytes...)
+		}
+		out[i] = r
 	}
-	return Attr{Type: t, Value: []byte{0}}
+	return out
 }
-
-// Ulong returns an Attr holding a CK_ULONG (native byte order, native size).
-func Ulong(t uint, v uint) Attr { return Attr{Type: t, Value: ulongBytes(v)} }
-
-// Bytes returns an Attr holding bytes.
-func Bytes(t uint, v []byte) Attr { return Attr{Type: t, Value: append([]byte(nil), v...)} }
 
 // selector is the resolved token selection of a Config.
 type selector struct {
@@ -153,6 +141,9 @@ const maxPINFile = 4096
 
 // resolve returns the library, token selector and PIN of c.
 func (c *Config) resolve() (lib string, sel selector, pin string, err error) {
+	if c.nssUnsupported != "" {
+		return "", sel, "", fmt.Errorf("hsmstore: SunPKCS11 NSS mode with nssModule = %s is not supported (keystore and crypto are)", c.nssUnsupported)
+	}
 	lib = c.Library
 	var uriPIN, uriPINSource string
 	if c.URI != "" {

@@ -10,18 +10,18 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/ThalesGroup/crypto11"
 	"github.com/miekg/pkcs11"
 
 	"github.com/secretstores/secretstores/secrets"
 )
 
-// registry holds the process's connections, so that every Store on one (library, token)
-// shares one crypto11 context and one login.
+// registry holds the process's modules and connections, so that every Store on one
+// (library, token) shares one connection and one login.
 var registry struct {
 	mu      sync.Mutex
 	modules map[string]*module
@@ -33,15 +33,15 @@ var registry struct {
 type conn struct {
 	mod  *module
 	key  string
-	c11  *crypto11.Context // nil while the module is down; guarded by mu (write) during recovery
 	p11  *pkcs11.Ctx
 	slot uint
 	tok  pkcs11.TokenInfo
 	log  *slog.Logger
 
 	// what a re-initialisation needs to log in again; never logged or put into an error
-	pin     string
-	c11wait time.Duration
+	pin string
+	// away is set by a recovery that could not find the token (guarded by mu for writing).
+	away bool
 
 	mechs   map[uint]pkcs11.MechanismInfo
 	pinHash [32]byte
@@ -99,7 +99,8 @@ const (
 
 // connect returns the shared connection for cfg, creating it (one C_Login) when it is the
 // first in the process, or failing with ErrWrongPIN, without a C_Login, when a connection
-// to the token exists and pin differs from the one it was opened with.
+// to the token exists and pin differs from the one it was opened with. The first connection
+// on a library loads and initialises it (module.initialize).
 func connect(cfg *Config) (*conn, error) {
 	lib, sel, pin, err := cfg.resolve()
 	if err != nil {
@@ -114,48 +115,52 @@ func connect(cfg *Config) (*conn, error) {
 		registry.modules = map[string]*module{}
 	}
 	m := registry.modules[lib]
-	var slot uint
-	var ti pkcs11.TokenInfo
 	if m != nil {
+		if cfg.InitArgs != m.initArgs {
+			return nil, fmt.Errorf("hsmstore: PKCS#11 module %s is already loaded in this process with other InitArgs (a module is initialised once per process)", lib)
+		}
 		// Other connections on the module may be calling into it.
 		m.lock()
 		defer m.unlock()
-		slot, ti, err = findSlot(m.p11, sel)
-		if err != nil {
-			return nil, err
-		}
-		if c := m.conns[connKey(slot, ti)]; c != nil {
-			d := pinDigest(pin)
-			if subtle.ConstantTimeCompare(d[:], c.pinHash[:]) != 1 {
-				return nil, fmt.Errorf("hsmstore: token %q: %w: the token is already open in this process with another PIN", ti.Label, secrets.ErrWrongPIN)
-			}
-			c.refs++
-			return c, nil
-		}
 	} else {
 		p := pkcs11.New(lib)
 		if p == nil {
 			return nil, fmt.Errorf("hsmstore: cannot load PKCS#11 module %s", lib)
 		}
-		err := p.Initialize()
-		weInit := err == nil
-		if err != nil && !isCKR(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-			p.Destroy()
-			return nil, fmt.Errorf("hsmstore: initialise PKCS#11 module %s: %w", lib, err)
-		}
-		slot, ti, err = findSlot(p, sel)
-		if weInit {
-			// crypto11 initialises the module itself and fails if it is initialised.
-			_ = p.Finalize()
-		}
-		if err != nil {
-			p.Destroy()
-			return nil, err
-		}
-		m = &module{path: lib, p11: p, conns: map[string]*conn{}}
+		m = &module{path: lib, p11: p, conns: map[string]*conn{}, initArgs: cfg.InitArgs}
 		if serialModule(lib) {
 			m.calls = make(chan struct{}, 1)
 		}
+		if err := m.initialize(); err != nil {
+			p.Destroy()
+			return nil, err
+		}
+	}
+	// unload undoes the loading of a module that got no connection.
+	unload := func() {
+		if len(m.conns) == 0 {
+			m.unload()
+		}
+	}
+	slot, ti, err := findSlot(m.p11, sel)
+	if isCKR(err, pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED) && !m.owner {
+		// The code that initialised the module (crypto11) has finalised it since: initialise
+		// it again. The module's other connections recover on their next call.
+		if err = m.initialize(); err == nil {
+			slot, ti, err = findSlot(m.p11, sel)
+		}
+	}
+	if err != nil {
+		unload()
+		return nil, err
+	}
+	if c := m.conn(slot, ti); c != nil {
+		d := pinDigest(pin)
+		if subtle.ConstantTimeCompare(d[:], c.pinHash[:]) != 1 {
+			return nil, fmt.Errorf("hsmstore: %s: %w: the token is already open in this process with another PIN", tokenName(slot, ti), secrets.ErrWrongPIN)
+		}
+		c.refs++
+		return c, nil
 	}
 	if m.backoffMin == 0 {
 		m.backoffMin, m.backoffMax = cfg.ReconnectBackoff, cfg.ReconnectBackoffMax
@@ -184,36 +189,8 @@ func connect(cfg *Config) (*conn, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	c := &conn{mod: m, p11: m.p11, slot: slot, tok: ti, pin: pin, c11wait: wait, log: log}
-	c11, err := crypto11.Configure(c.c11Config())
-	if err != nil {
-		if len(m.conns) == 0 {
-			m.p11.Destroy()
-		}
-		if isPINError(err) {
-			log.Error("hsmstore: the token rejected the PIN", "token", ti.Label, "serial", ti.SerialNumber, "error", err)
-			return nil, fmt.Errorf("hsmstore: log in to token %q: %w (%w)", ti.Label, secrets.ErrWrongPIN, err)
-		}
-		return nil, fmt.Errorf("hsmstore: open token %q: %w", ti.Label, err)
-	}
-	c.c11, c.key, c.pinHash, c.refs = c11, connKey(slot, ti), pinDigest(pin), 1
-	if _, err := m.p11.GetSlotList(true); isCKR(err, pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED) {
-		// crypto11's C_Initialize did not reach our instance (see module.ownInit).
-		if err := m.p11.Initialize(); err != nil && !isCKR(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-			_ = c11.Close()
-			if len(m.conns) == 0 {
-				m.p11.Destroy()
-			}
-			return nil, fmt.Errorf("hsmstore: initialise PKCS#11 module %s: %w", lib, err)
-		}
-		m.ownInit = true
-	}
-	if ti.SerialNumber != "" {
-		// Slot IDs may change across C_Initialize (SoftHSM); find the token again by serial.
-		if s, t, err := findSlot(m.p11, selector{serial: ti.SerialNumber}); err == nil {
-			c.slot, c.tok = s, t
-		}
-	}
+	c := &conn{mod: m, p11: m.p11, slot: slot, tok: ti, pin: pin, log: log}
+	c.key, c.pinHash, c.refs = connKey(slot, ti), pinDigest(pin), 1
 	c.mechs = map[uint]pkcs11.MechanismInfo{}
 	if list, err := m.p11.GetMechanismList(c.slot); err == nil {
 		for _, mech := range list {
@@ -222,45 +199,41 @@ func connect(cfg *Config) (*conn, error) {
 	}
 	c.pool = newSessionPool(m.p11, c.slot, maxSessions, wait, &c.st)
 	if err := c.loginOwn(false); err != nil {
-		_ = c11.Close()
-		if len(m.conns) == 0 {
-			if m.ownInit {
-				_ = m.p11.Finalize()
-			}
-			m.p11.Destroy()
-		}
+		c.pool.close()
+		unload()
 		if isPINError(err) {
-			return nil, fmt.Errorf("hsmstore: log in to token %q: %w (%w)", ti.Label, secrets.ErrWrongPIN, err)
+			log.Error("hsmstore: the token rejected the PIN", "token", ti.Label, "slot", slot, "serial", ti.SerialNumber, "error", err)
+			return nil, fmt.Errorf("hsmstore: log in to %s: %w (%w)", tokenName(slot, ti), secrets.ErrWrongPIN, err)
 		}
-		return nil, fmt.Errorf("hsmstore: open token %q: %w", ti.Label, err)
+		return nil, fmt.Errorf("hsmstore: open %s: %w", tokenName(slot, ti), err)
 	}
 	m.conns[c.key] = c
 	registry.modules[lib] = m
-	log.Info("hsmstore: logged in", "token", c.tok.Label, "serial", c.tok.SerialNumber, "slot", c.slot, "module", lib)
+	log.Info("hsmstore: logged in", "token", c.tok.Label, "serial", c.tok.SerialNumber, "model", c.tok.Model, "slot", c.slot, "module", lib, "initialised_here", m.owner)
 	return c, nil
 }
 
-// c11Config is the crypto11 configuration that opens (again) this connection's token.
-func (c *conn) c11Config() *crypto11.Config {
-	cfg := &crypto11.Config{Path: c.mod.path, Pin: c.pin, MaxSessions: 2, PoolWaitTimeout: c.c11wait}
-	if c.tok.SerialNumber != "" {
-		cfg.TokenSerial = c.tok.SerialNumber
-	} else {
-		n := int(c.slot)
-		cfg.SlotNumber = &n
-	}
-	return cfg
+// connKey identifies a connection within its module by what was opened: the slot and the
+// token's label, serial, model and manufacturer. Several modules give every token one serial
+// (tpm2-pkcs11, NSS softokn), so no one field identifies a token.
+func connKey(slot uint, ti pkcs11.TokenInfo) string {
+	return strconv.FormatUint(uint64(slot), 10) + "\x00" + ti.Label + "\x00" + ti.SerialNumber + "\x00" + ti.Model + "\x00" + ti.ManufacturerID
 }
 
-func connKey(slot uint, ti pkcs11.TokenInfo) string {
-	if ti.SerialNumber != "" {
-		return "serial:" + ti.SerialNumber
-	}
-	return "slot:" + strconv.FormatUint(uint64(slot), 10)
+// sameToken reports whether a and b describe the same token: equal label, serial, model and
+// manufacturer.
+func sameToken(a, b pkcs11.TokenInfo) bool {
+	return a.Label == b.Label && a.SerialNumber == b.SerialNumber && a.Model == b.Model && a.ManufacturerID == b.ManufacturerID
+}
+
+// tokenName names a token in errors and logs: label, slot, serial and model.
+func tokenName(slot uint, ti pkcs11.TokenInfo) string {
+	return fmt.Sprintf("token %q (slot %d, serial %q, model %q)", ti.Label, slot, ti.SerialNumber, strings.TrimRight(ti.Model, "\x00 "))
 }
 
 // release drops one reference; the last closes the connection, after the operations in
-// flight on it (and any recovery) end.
+// flight on it (and any recovery) end. The last connection on a module unloads it,
+// finalising it only when hsmstore initialised it.
 func (c *conn) release() error {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
@@ -273,25 +246,18 @@ func (c *conn) release() error {
 	c.closed = true
 	c.mod.lock() // other connections on the module may be calling into it
 	c.pool.close()
-	var err error
-	if c.c11 != nil {
-		err = c.c11.Close()
-		c.c11 = nil
-	}
 	c.mod.unlock()
 	c.mu.Unlock()
 	delete(c.mod.conns, c.key)
 	if len(c.mod.conns) == 0 {
 		delete(registry.modules, c.mod.path)
-		if c.mod.ownInit {
-			_ = c.mod.p11.Finalize()
-		}
-		c.mod.p11.Destroy()
+		c.mod.unload()
 	}
-	return err
+	return nil
 }
 
-// findSlot returns the one slot whose token matches sel.
+// findSlot returns the one slot whose token matches sel. When several tokens match, the
+// error lists them (slot, label, serial, model) and opens none.
 func findSlot(p *pkcs11.Ctx, sel selector) (uint, pkcs11.TokenInfo, error) {
 	slots, err := p.GetSlotList(true)
 	if err != nil {
@@ -312,7 +278,7 @@ func findSlot(p *pkcs11.Ctx, sel selector) (uint, pkcs11.TokenInfo, error) {
 		return slots[i], ti, nil
 	}
 	var found []uint
-	var foundTI pkcs11.TokenInfo
+	var infos []pkcs11.TokenInfo
 	for _, s := range slots {
 		if sel.slotID != nil && *sel.slotID != s {
 			continue
@@ -335,15 +301,56 @@ func findSlot(p *pkcs11.Ctx, sel selector) (uint, pkcs11.TokenInfo, error) {
 			}
 		}
 		found = append(found, s)
-		foundTI = ti
+		infos = append(infos, ti)
 	}
 	switch len(found) {
 	case 0:
-		return 0, foundTI, fmt.Errorf("hsmstore: no initialised token with %v: %w", sel, secrets.ErrNotFound)
+		return 0, pkcs11.TokenInfo{}, fmt.Errorf("hsmstore: no initialised token with %v: %w", sel, secrets.ErrNotFound)
 	case 1:
-		return found[0], foundTI, nil
+		return found[0], infos[0], nil
 	}
-	return 0, foundTI, fmt.Errorf("hsmstore: %d tokens match %v: select by serial", len(found), sel)
+	return 0, pkcs11.TokenInfo{}, fmt.Errorf("hsmstore: %d tokens match %v, and hsmstore opens none of them: %s; select one by label, slot id or a pkcs11: URI naming more of its attributes",
+		len(found), sel, listTokens(found, infos))
+}
+
+// listTokens formats tokens for an error: "slot 1 (label "a", serial "0", model "m"), ...".
+func listTokens(slots []uint, infos []pkcs11.TokenInfo) string {
+	parts := make([]string, len(slots))
+	for i, s := range slots {
+		parts[i] = fmt.Sprintf("slot %d (label %q, serial %q, model %q)", s, infos[i].Label, infos[i].SerialNumber, strings.TrimRight(infos[i].Model, "\x00 "))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// locate finds c's token again after the module was re-initialised (slot IDs may change:
+// SoftHSM renumbers them): the one slot whose token has c's label, serial, model and
+// manufacturer, its old slot when several do. A token that is not there, or that cannot be
+// told apart from another, is an error: recovery then logs in to nothing.
+func (c *conn) locate() (uint, pkcs11.TokenInfo, error) {
+	slots, err := c.p11.GetSlotList(true)
+	if err != nil {
+		return 0, pkcs11.TokenInfo{}, fmt.Errorf("hsmstore: list slots: %w", err)
+	}
+	var found []uint
+	var infos []pkcs11.TokenInfo
+	for _, s := range slots {
+		ti, err := c.p11.GetTokenInfo(s)
+		if err != nil || !sameToken(ti, c.tok) {
+			continue
+		}
+		if s == c.slot {
+			return s, ti, nil
+		}
+		found = append(found, s)
+		infos = append(infos, ti)
+	}
+	switch len(found) {
+	case 0:
+		return 0, pkcs11.TokenInfo{}, fmt.Errorf("hsmstore: %s is not present: %w", tokenName(c.slot, c.tok), pkcs11.Error(pkcs11.CKR_TOKEN_NOT_PRESENT))
+	case 1:
+		return found[0], infos[0], nil
+	}
+	return 0, pkcs11.TokenInfo{}, fmt.Errorf("hsmstore: %s moved from slot %d and %d tokens now look like it (%s): not logging in to any", tokenName(c.slot, c.tok), c.slot, len(found), listTokens(found, infos))
 }
 
 // hasMech reports whether the token lists mechanism m.

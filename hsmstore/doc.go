@@ -10,11 +10,38 @@
 // [secrets.Opener] for IDM's HsmBasedStore (providerName looked up in java.security,
 // storePassword as the PIN).
 //
-// Every Store on one (library, token) in a process shares one crypto11 context and one
-// login, reference-counted: IDM's mainKeyStore and mainTrustStore on one token make one
-// connection. The last Close closes it. A second Open with another PIN fails with
-// [secrets.ErrWrongPIN] without calling C_Login; a wrong PIN on the first Open costs exactly one
-// C_Login and fails with an error wrapping secrets.ErrWrongPIN.
+// Every Store on one (library, token) in a process shares one connection and one login,
+// reference-counted: IDM's mainKeyStore and mainTrustStore on one token make one connection.
+// The last Close closes it. A second Open with another PIN fails with [secrets.ErrWrongPIN]
+// without calling C_Login; a wrong PIN on the first Open costs exactly one C_Login and fails
+// with an error wrapping secrets.ErrWrongPIN.
+//
+// # Which token
+//
+// A token is what was opened: its slot ID, label, serial, model and manufacturer. Several
+// modules give every token the same serial (tpm2-pkcs11: 0000000000000000; NSS softokn's two
+// slots share one), so no single field identifies a token. A selector that matches several
+// tokens is an error listing them (slot, label, serial, model); select by label, slot ID or a
+// pkcs11: URI naming more attributes. Recovery finds the token again by the same identity
+// and fails, without a C_Login, when it is gone or cannot be told apart from another.
+//
+// # Who initialises the module
+//
+// hsmstore calls C_Initialize itself, passing [Config].InitArgs (SunPKCS11's nssArgs) as
+// CK_C_INITIALIZE_ARGS.pReserved, and calls C_Finalize when the last Store on the library
+// closes, and in recovery, only if its own C_Initialize initialised the library. Other code
+// of the process that uses the same library through crypto11 v1.6.2:
+//
+//   - crypto11 configured first: Open succeeds (CKR_CRYPTOKI_ALREADY_INITIALIZED is expected)
+//     and leaves finalisation to crypto11. The PIN cannot then be checked if crypto11 has
+//     logged in already (PKCS#11 logins are per process).
+//   - hsmstore first: crypto11.Configure fails with its own error wrapping
+//     CKR_CRYPTOKI_ALREADY_INITIALIZED (crypto11 insists on initialising the library).
+//   - crypto11 closed (its last Close finalises the library) while a Store is open: the
+//     Store's next call sees CKR_CRYPTOKI_NOT_INITIALIZED, recovers by initialising the
+//     library itself and owns it from then on.
+//
+// hsmstore itself does not use crypto11.
 //
 // # keytool's layout
 //
@@ -52,8 +79,10 @@
 //   - Export reads CKA_VALUE of a secret key that is extractable and not sensitive; otherwise
 //     an error wraps secrets.ErrNotExtractable and names the attributes to set.
 //
-// [Store.Generate], [Store.Import] and [Store.Delete] write keytool's layout, applying the SunPKCS11 attribute
-// templates of the configuration over safe defaults.
+// [Store.Generate], [Store.Import] and [Store.Delete] write keytool's layout, applying the
+// SunPKCS11 attribute templates of the configuration ([Config].Templates, pkcs11conf's
+// model) over safe defaults; the attributes hsmstore's code sets win over the
+// configuration's, as in SunPKCS11.
 //
 // # Errors and concurrency
 //
@@ -69,9 +98,9 @@
 // # Faults and recovery
 //
 // HSMs lose logins, sessions and connections: another component calls C_Logout or
-// C_CloseAllSessions, an HSM restarts or fails over, the network to it drops. crypto11 alone
+// C_CloseAllSessions, an HSM restarts or fails over, the network to it drops. (crypto11
 // keeps broken sessions, never logs in again, and after a lost login its searches return
-// no keys and no error. hsmstore recovers instead, in one place (the connection's do):
+// no keys and no error.) hsmstore recovers, in one place (the connection's do):
 //
 //   - A lost login or dead session (CKR_USER_NOT_LOGGED_IN, CKR_SESSION_HANDLE_INVALID,
 //     CKR_SESSION_CLOSED), and an empty search on a session that turns out not to be
@@ -82,8 +111,9 @@
 //   - A dead device or connection (CKR_DEVICE_ERROR, CKR_DEVICE_REMOVED,
 //     CKR_TOKEN_NOT_PRESENT, CKR_CRYPTOKI_NOT_INITIALIZED, or C_GetTokenInfo failing after
 //     an empty search), or a re-login that fails that way: the module is finalised and
-//     initialised again, once for every Store on every token of that library (that is what
-//     C_Finalize means), the token is found again by serial and logged in.
+//     initialised again (when hsmstore initialised it), once for every Store on every token
+//     of that library (that is what C_Finalize means), the token is found again by what was
+//     opened (label, serial, model, manufacturer; its old slot first) and logged in.
 //   - A stale object handle (CKR_OBJECT_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID) and every
 //     recovery make entries look their keys up again by alias, checking it is the same key
 //     (key type; CKA_CHECK_VALUE, CKA_MODULUS or CKA_EC_PARAMS): a Secret obtained before
@@ -136,8 +166,9 @@
 // socket, p11-kit-client.so is the module (P11_KIT_SERVER_ADDRESS names the socket), and
 // killing the server's process group is the appliance going away. Things to know:
 //
-//   - Select the token by serial (or label) rather than slot: slot IDs may change when the
-//     client reconnects. hsmstore finds the token again by serial after a re-initialisation.
+//   - Select the token by label (or a pkcs11: URI) rather than slot: slot IDs may change
+//     when the client reconnects. hsmstore finds the token again by its label, serial, model
+//     and manufacturer after a re-initialisation.
 //   - Set the vendor client's own timeouts and retry counts low (Luna's ReceiveTimeout,
 //     CloudHSM's reconnect settings): a call that hangs on a dead link is not a fault yet,
 //     and hsmstore cannot interrupt a PKCS#11 call. The context bounds only waiting for a

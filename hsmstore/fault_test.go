@@ -127,7 +127,7 @@ func TestFaultSessionsClosed(t *testing.T) {
 	if n := l.fails.Load(); n > 0 {
 		t.Errorf("%d calls failed (first: %v)", n, l.failSample)
 	}
-	// crypto11's long-term session died with the others; the pool's are all there is.
+	// The pool's sessions are all there are.
 	if n := in.Sessions(); n != st.Sessions {
 		t.Errorf("%d sessions on the token, the pool accounts for %d", n, st.Sessions)
 	}

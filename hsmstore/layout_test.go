@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -183,7 +184,10 @@ func TestSunPKCS11Templates(t *testing.T) {
 	ctx := context.Background()
 	tok := softhsmtest.New(t, "tmpl")
 	conf := filepath.Join(t.TempDir(), "p.cfg")
-	os.WriteFile(conf, []byte(tok.SunPKCS11Config("tmpl", "attributes(generate, CKO_SECRET_KEY, CKK_AES) = {\n  CKA_EXTRACTABLE = false\n  CKA_SENSITIVE = true\n}")), 0o600)
+	os.WriteFile(conf, []byte(tok.SunPKCS11Config("tmpl",
+		"attributes(generate, CKO_SECRET_KEY, CKK_AES) = {\n  CKA_EXTRACTABLE = false\n  CKA_SENSITIVE = true\n}",
+		// hsmstore sets the label (keytool's layout): the configuration's loses, as in SunPKCS11.
+		"attributes(*, CKO_SECRET_KEY, CKK_GENERIC_SECRET) = {\n  CKA_LABEL = 0h6e6f7065\n}")), 0o600)
 	s, err := hsmstore.OpenSunPKCS11(ctx, conf, tok.PIN)
 	if err != nil {
 		t.Fatal(err)
@@ -193,6 +197,9 @@ func TestSunPKCS11Templates(t *testing.T) {
 	e := gen(t, s, "hmac", secrets.KeySpec{Kind: secrets.KindSecret})
 	if _, err := e.(secrets.EntryExporter).Export(ctx); err != nil {
 		t.Fatalf("template CKA_EXTRACTABLE=true not applied: %v", err)
+	}
+	if al, _ := s.Aliases(ctx); slices.Contains(al, "nope") || !slices.Contains(al, "hmac") {
+		t.Fatalf("the configuration's CKA_LABEL won over the alias: %v", al)
 	}
 	// A later, more specific template wins for AES.
 	e = gen(t, s, "aes", secrets.KeySpec{Kind: secrets.KindAES})

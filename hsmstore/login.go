@@ -10,10 +10,11 @@ import (
 	"github.com/secretstores/secretstores/secrets"
 )
 
-// loginOwn makes sure our module instance is logged in to the token: a no-op where
-// crypto11's C_Login reached it (the same instance), one C_Login otherwise (module.ownInit).
-// The session used goes into the pool. Called with c.mu held for writing, or before c is
-// shared.
+// loginOwn makes sure the application is logged in to the token: one C_Login, or none when
+// a session of the process is logged in already (PKCS#11 logins are per application: another
+// component of the process, crypto11 say, may have logged in; the PIN cannot then be checked
+// without logging that component out, and is not). The session used goes into the pool.
+// Called with c.mu held for writing, or before c is shared.
 func (c *conn) loginOwn(count bool) error {
 	sh, err := c.p11.OpenSession(c.slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
 	if err != nil {

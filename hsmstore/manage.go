@@ -22,51 +22,28 @@ import (
 
 	"github.com/miekg/pkcs11"
 
+	"github.com/secretstores/secretstores/pkcs11conf"
 	"github.com/secretstores/secretstores/secrets"
 )
 
-// tmplBuilder merges attributes in order: later ones replace earlier ones of the same type.
-type tmplBuilder struct {
-	order []uint
-	vals  map[uint]Attr
+// template returns the attributes of an object created by op: defaults, then the store's
+// matching SunPKCS11 rules in order, then forced (the attributes hsmstore's code sets), later
+// ones winning, as documented on Config.Templates.
+func (s *Store) template(op pkcs11conf.Operation, cls, kt uint, defaults, forced []pkcs11conf.Attribute) []*pkcs11.Attribute {
+	return pkcs11conf.PKCS11Attributes(pkcs11conf.Combine(pkcs11conf.ApplyRules(defaults, s.tmpl, op, cls, kt), forced))
 }
 
-func (b *tmplBuilder) add(as ...Attr) {
-	if b.vals == nil {
-		b.vals = map[uint]Attr{}
-	}
-	for _, a := range as {
-		if _, ok := b.vals[a.Type]; !ok {
-			b.order = append(b.order, a.Type)
-		}
-		b.vals[a.Type] = a
-	}
+// aBool, aUlong and aBytes make template attributes.
+func aBool(t uint, v bool) pkcs11conf.Attribute {
+	return pkcs11conf.Attribute{Type: t, Kind: pkcs11conf.Bool, Bool: v}
 }
 
-func (b *tmplBuilder) attrs() []*pkcs11.Attribute {
-	out := make([]*pkcs11.Attribute, 0, len(b.order))
-	for _, t := range b.order {
-		a := b.vals[t]
-		if a.Null {
-			continue
-		}
-		out = append(out, &pkcs11.Attribute{Type: t, Value: append([]byte(nil), a.Value...)})
-	}
-	return out
+func aUlong(t uint, v uint) pkcs11conf.Attribute {
+	return pkcs11conf.Attribute{Type: t, Kind: pkcs11conf.Int, Int: v}
 }
 
-// template returns defaults, overridden by the store's matching SunPKCS11 templates in order,
-// overridden by forced: SunPKCS11's TemplateManager order.
-func (s *Store) template(op string, cls, kt uint, defaults, forced []Attr) []*pkcs11.Attribute {
-	var b tmplBuilder
-	b.add(defaults...)
-	for _, t := range s.tmpl {
-		if (t.Op == OpAny || t.Op == op) && (t.Class == Any || t.Class == cls) && (t.KeyType == Any || t.KeyType == kt) {
-			b.add(t.Attrs...)
-		}
-	}
-	b.add(forced...)
-	return b.attrs()
+func aBytes(t uint, v []byte) pkcs11conf.Attribute {
+	return pkcs11conf.Attribute{Type: t, Kind: pkcs11conf.Bytes, Bytes: append([]byte{}, v...)}
 }
 
 // manage serialises key management on one connection, so that "alias free" checks and the
@@ -407,23 +384,23 @@ func (s *Store) generate(ctx context.Context, alias string, spec secrets.KeySpec
 	return s.Entry(ctx, alias)
 }
 
-func secretAttrs(kind secrets.Kind, extractable bool) (kt uint, defaults []Attr) {
-	defaults = []Attr{
-		Bool(pkcs11.CKA_TOKEN, true), Bool(pkcs11.CKA_PRIVATE, true),
-		Bool(pkcs11.CKA_SENSITIVE, !extractable), Bool(pkcs11.CKA_EXTRACTABLE, extractable),
+func secretAttrs(kind secrets.Kind, extractable bool) (kt uint, defaults []pkcs11conf.Attribute) {
+	defaults = []pkcs11conf.Attribute{
+		aBool(pkcs11.CKA_TOKEN, true), aBool(pkcs11.CKA_PRIVATE, true),
+		aBool(pkcs11.CKA_SENSITIVE, !extractable), aBool(pkcs11.CKA_EXTRACTABLE, extractable),
 	}
 	if kind == secrets.KindAES {
-		return pkcs11.CKK_AES, append(defaults, Bool(pkcs11.CKA_ENCRYPT, true), Bool(pkcs11.CKA_DECRYPT, true),
-			Bool(pkcs11.CKA_WRAP, true), Bool(pkcs11.CKA_UNWRAP, true))
+		return pkcs11.CKK_AES, append(defaults, aBool(pkcs11.CKA_ENCRYPT, true), aBool(pkcs11.CKA_DECRYPT, true),
+			aBool(pkcs11.CKA_WRAP, true), aBool(pkcs11.CKA_UNWRAP, true))
 	}
-	return pkcs11.CKK_GENERIC_SECRET, append(defaults, Bool(pkcs11.CKA_SIGN, true), Bool(pkcs11.CKA_VERIFY, true))
+	return pkcs11.CKK_GENERIC_SECRET, append(defaults, aBool(pkcs11.CKA_SIGN, true), aBool(pkcs11.CKA_VERIFY, true))
 }
 
-func secretForced(alias string, kt uint, extractable bool) []Attr {
-	f := []Attr{Ulong(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY), Ulong(pkcs11.CKA_KEY_TYPE, kt),
-		Bytes(pkcs11.CKA_LABEL, []byte(alias)), Bool(pkcs11.CKA_TOKEN, true), Bool(pkcs11.CKA_PRIVATE, true)}
+func secretForced(alias string, kt uint, extractable bool) []pkcs11conf.Attribute {
+	f := []pkcs11conf.Attribute{aUlong(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY), aUlong(pkcs11.CKA_KEY_TYPE, kt),
+		aBytes(pkcs11.CKA_LABEL, []byte(alias)), aBool(pkcs11.CKA_TOKEN, true), aBool(pkcs11.CKA_PRIVATE, true)}
 	if extractable {
-		f = append(f, Bool(pkcs11.CKA_EXTRACTABLE, true), Bool(pkcs11.CKA_SENSITIVE, false))
+		f = append(f, aBool(pkcs11.CKA_EXTRACTABLE, true), aBool(pkcs11.CKA_SENSITIVE, false))
 	}
 	return f
 }
@@ -443,8 +420,8 @@ func (s *Store) generateSecret(ctx context.Context, alias string, spec secrets.K
 		return fmt.Errorf("secret key of %d bits: want a multiple of 8, at least 256", bits)
 	}
 	kt, defaults := secretAttrs(spec.Kind, spec.Extractable)
-	forced := append(secretForced(alias, kt, spec.Extractable), Ulong(pkcs11.CKA_VALUE_LEN, uint(bits/8)))
-	tmpl := s.template(OpGenerate, pkcs11.CKO_SECRET_KEY, kt, defaults, forced)
+	forced := append(secretForced(alias, kt, spec.Extractable), aUlong(pkcs11.CKA_VALUE_LEN, uint(bits/8)))
+	tmpl := s.template(pkcs11conf.OpGenerate, pkcs11.CKO_SECRET_KEY, kt, defaults, forced)
 	return s.write(ctx, func(sh pkcs11.SessionHandle, sent *bool) (bool, error) {
 		*sent = true
 		_, err := s.c.p11.GenerateKey(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, tmpl)
@@ -469,25 +446,25 @@ func mechGenName(m uint) string {
 	return fmt.Sprintf("mechanism 0x%x", m)
 }
 
-func privDefaults(kt uint, extractable bool) []Attr {
-	d := []Attr{Bool(pkcs11.CKA_TOKEN, true), Bool(pkcs11.CKA_PRIVATE, true),
-		Bool(pkcs11.CKA_SENSITIVE, !extractable), Bool(pkcs11.CKA_EXTRACTABLE, extractable), Bool(pkcs11.CKA_SIGN, true)}
+func privDefaults(kt uint, extractable bool) []pkcs11conf.Attribute {
+	d := []pkcs11conf.Attribute{aBool(pkcs11.CKA_TOKEN, true), aBool(pkcs11.CKA_PRIVATE, true),
+		aBool(pkcs11.CKA_SENSITIVE, !extractable), aBool(pkcs11.CKA_EXTRACTABLE, extractable), aBool(pkcs11.CKA_SIGN, true)}
 	if kt == pkcs11.CKK_RSA {
-		d = append(d, Bool(pkcs11.CKA_DECRYPT, true), Bool(pkcs11.CKA_UNWRAP, true))
+		d = append(d, aBool(pkcs11.CKA_DECRYPT, true), aBool(pkcs11.CKA_UNWRAP, true))
 	}
 	return d
 }
 
-func privForced(alias string, kt uint) []Attr {
-	return []Attr{Ulong(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY), Ulong(pkcs11.CKA_KEY_TYPE, kt),
-		Bytes(pkcs11.CKA_ID, []byte(alias)), Bool(pkcs11.CKA_TOKEN, true), Bool(pkcs11.CKA_PRIVATE, true)}
+func privForced(alias string, kt uint) []pkcs11conf.Attribute {
+	return []pkcs11conf.Attribute{aUlong(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY), aUlong(pkcs11.CKA_KEY_TYPE, kt),
+		aBytes(pkcs11.CKA_ID, []byte(alias)), aBool(pkcs11.CKA_TOKEN, true), aBool(pkcs11.CKA_PRIVATE, true)}
 }
 
 // generatePair generates a key pair and its self-signed certificate (subject from alias)
 // under name.
 func (s *Store) generatePair(ctx context.Context, alias, name string, spec secrets.KeySpec) error {
 	var kt, mech uint
-	pubT := []Attr{Bool(pkcs11.CKA_VERIFY, true)}
+	pubT := []pkcs11conf.Attribute{aBool(pkcs11.CKA_VERIFY, true)}
 	var curve elliptic.Curve
 	switch spec.Kind {
 	case secrets.KindRSA:
@@ -499,7 +476,7 @@ func (s *Store) generatePair(ctx context.Context, alias, name string, spec secre
 			return fmt.Errorf("RSA key of %d bits: want 2048, 3072 or 4096", bits)
 		}
 		kt, mech = pkcs11.CKK_RSA, pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN
-		pubT = append(pubT, Bool(pkcs11.CKA_ENCRYPT, true), Ulong(pkcs11.CKA_MODULUS_BITS, uint(bits)), Bytes(pkcs11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1}))
+		pubT = append(pubT, aBool(pkcs11.CKA_ENCRYPT, true), aUlong(pkcs11.CKA_MODULUS_BITS, uint(bits)), aBytes(pkcs11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1}))
 	case secrets.KindEC:
 		switch spec.Bits {
 		case 0, 256:
@@ -513,11 +490,11 @@ func (s *Store) generatePair(ctx context.Context, alias, name string, spec secre
 		}
 		params, _ := asn1.Marshal(curveOID(curve))
 		kt, mech = pkcs11.CKK_EC, pkcs11.CKM_EC_KEY_PAIR_GEN
-		pubT = append(pubT, Bytes(pkcs11.CKA_EC_PARAMS, params))
+		pubT = append(pubT, aBytes(pkcs11.CKA_EC_PARAMS, params))
 	}
-	pubTmpl := s.template(OpGenerate, pkcs11.CKO_PUBLIC_KEY, kt, pubT,
-		[]Attr{Ulong(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY), Ulong(pkcs11.CKA_KEY_TYPE, kt), Bool(pkcs11.CKA_TOKEN, false)})
-	privTmpl := s.template(OpGenerate, pkcs11.CKO_PRIVATE_KEY, kt, privDefaults(kt, spec.Extractable), privForced(name, kt))
+	pubTmpl := s.template(pkcs11conf.OpGenerate, pkcs11.CKO_PUBLIC_KEY, kt, pubT,
+		[]pkcs11conf.Attribute{aUlong(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY), aUlong(pkcs11.CKA_KEY_TYPE, kt), aBool(pkcs11.CKA_TOKEN, false)})
+	privTmpl := s.template(pkcs11conf.OpGenerate, pkcs11.CKO_PRIVATE_KEY, kt, privDefaults(kt, spec.Extractable), privForced(name, kt))
 	var ref *objRef
 	var pub crypto.PublicKey
 	err := s.write(ctx, func(sh pkcs11.SessionHandle, sent *bool) (bool, error) {
@@ -608,16 +585,16 @@ func (s *Store) storeCert(ctx context.Context, alias string, cert *x509.Certific
 	if err != nil {
 		return err
 	}
-	forced := []Attr{Ulong(pkcs11.CKA_CLASS, pkcs11.CKO_CERTIFICATE), Ulong(pkcs11.CKA_CERTIFICATE_TYPE, pkcs11.CKC_X_509),
-		Bool(pkcs11.CKA_TOKEN, true), Bytes(pkcs11.CKA_SUBJECT, cert.RawSubject), Bytes(pkcs11.CKA_ISSUER, cert.RawIssuer),
-		Bytes(pkcs11.CKA_SERIAL_NUMBER, serial), Bytes(pkcs11.CKA_VALUE, cert.Raw)}
+	forced := []pkcs11conf.Attribute{aUlong(pkcs11.CKA_CLASS, pkcs11.CKO_CERTIFICATE), aUlong(pkcs11.CKA_CERTIFICATE_TYPE, pkcs11.CKC_X_509),
+		aBool(pkcs11.CKA_TOKEN, true), aBytes(pkcs11.CKA_SUBJECT, cert.RawSubject), aBytes(pkcs11.CKA_ISSUER, cert.RawIssuer),
+		aBytes(pkcs11.CKA_SERIAL_NUMBER, serial), aBytes(pkcs11.CKA_VALUE, cert.Raw)}
 	if alias != "" {
-		forced = append(forced, Bytes(pkcs11.CKA_LABEL, []byte(alias)))
+		forced = append(forced, aBytes(pkcs11.CKA_LABEL, []byte(alias)))
 		if keyEntry {
-			forced = append(forced, Bytes(pkcs11.CKA_ID, []byte(alias)))
+			forced = append(forced, aBytes(pkcs11.CKA_ID, []byte(alias)))
 		}
 	}
-	tmpl := s.template(OpImport, pkcs11.CKO_CERTIFICATE, Any, []Attr{Bool(pkcs11.CKA_PRIVATE, false)}, forced)
+	tmpl := s.template(pkcs11conf.OpImport, pkcs11.CKO_CERTIFICATE, pkcs11conf.Any, []pkcs11conf.Attribute{aBool(pkcs11.CKA_PRIVATE, false)}, forced)
 	return s.write(ctx, func(sh pkcs11.SessionHandle, sent *bool) (bool, error) {
 		*sent = true
 		_, err := s.c.p11.CreateObject(sh, tmpl)
@@ -655,8 +632,8 @@ func (s *Store) Import(ctx context.Context, alias string, km secrets.KeyMaterial
 			switch km.Kind {
 			case secrets.KindSecret, secrets.KindAES:
 				kt, defaults := secretAttrs(km.Kind, km.Extractable)
-				tmpl := s.template(OpImport, pkcs11.CKO_SECRET_KEY, kt, defaults,
-					append(secretForced(name, kt, km.Extractable), Bytes(pkcs11.CKA_VALUE, km.Secret)))
+				tmpl := s.template(pkcs11conf.OpImport, pkcs11.CKO_SECRET_KEY, kt, defaults,
+					append(secretForced(name, kt, km.Extractable), aBytes(pkcs11.CKA_VALUE, km.Secret)))
 				return s.write(ctx, func(sh pkcs11.SessionHandle, sent *bool) (bool, error) {
 					*sent = true
 					_, err := s.c.p11.CreateObject(sh, tmpl)
@@ -710,7 +687,7 @@ func checkMaterial(km secrets.KeyMaterial) error {
 
 func (s *Store) importPair(ctx context.Context, alias string, km secrets.KeyMaterial) error {
 	var kt uint
-	var keyAttrs []Attr
+	var keyAttrs []pkcs11conf.Attribute
 	switch k := km.Private.(type) {
 	case *rsa.PrivateKey:
 		if km.Kind != secrets.KindRSA || len(k.Primes) != 2 {
@@ -718,11 +695,11 @@ func (s *Store) importPair(ctx context.Context, alias string, km secrets.KeyMate
 		}
 		k.Precompute()
 		kt = pkcs11.CKK_RSA
-		keyAttrs = []Attr{
-			Bytes(pkcs11.CKA_MODULUS, k.N.Bytes()), Bytes(pkcs11.CKA_PUBLIC_EXPONENT, big.NewInt(int64(k.E)).Bytes()),
-			Bytes(pkcs11.CKA_PRIVATE_EXPONENT, k.D.Bytes()), Bytes(pkcs11.CKA_PRIME_1, k.Primes[0].Bytes()),
-			Bytes(pkcs11.CKA_PRIME_2, k.Primes[1].Bytes()), Bytes(pkcs11.CKA_EXPONENT_1, k.Precomputed.Dp.Bytes()),
-			Bytes(pkcs11.CKA_EXPONENT_2, k.Precomputed.Dq.Bytes()), Bytes(pkcs11.CKA_COEFFICIENT, k.Precomputed.Qinv.Bytes()),
+		keyAttrs = []pkcs11conf.Attribute{
+			aBytes(pkcs11.CKA_MODULUS, k.N.Bytes()), aBytes(pkcs11.CKA_PUBLIC_EXPONENT, big.NewInt(int64(k.E)).Bytes()),
+			aBytes(pkcs11.CKA_PRIVATE_EXPONENT, k.D.Bytes()), aBytes(pkcs11.CKA_PRIME_1, k.Primes[0].Bytes()),
+			aBytes(pkcs11.CKA_PRIME_2, k.Primes[1].Bytes()), aBytes(pkcs11.CKA_EXPONENT_1, k.Precomputed.Dp.Bytes()),
+			aBytes(pkcs11.CKA_EXPONENT_2, k.Precomputed.Dq.Bytes()), aBytes(pkcs11.CKA_COEFFICIENT, k.Precomputed.Qinv.Bytes()),
 		}
 	case *ecdsa.PrivateKey:
 		oid := curveOID(k.Curve)
@@ -735,11 +712,11 @@ func (s *Store) importPair(ctx context.Context, alias string, km secrets.KeyMate
 			return errors.New("invalid EC private key")
 		}
 		kt = pkcs11.CKK_EC
-		keyAttrs = []Attr{Bytes(pkcs11.CKA_EC_PARAMS, params), Bytes(pkcs11.CKA_VALUE, d)}
+		keyAttrs = []pkcs11conf.Attribute{aBytes(pkcs11.CKA_EC_PARAMS, params), aBytes(pkcs11.CKA_VALUE, d)}
 	default:
 		return fmt.Errorf("cannot import a private key of type %T", km.Private)
 	}
-	tmpl := s.template(OpImport, pkcs11.CKO_PRIVATE_KEY, kt, privDefaults(kt, km.Extractable), append(privForced(alias, kt), keyAttrs...))
+	tmpl := s.template(pkcs11conf.OpImport, pkcs11.CKO_PRIVATE_KEY, kt, privDefaults(kt, km.Extractable), append(privForced(alias, kt), keyAttrs...))
 	err := s.write(ctx, func(sh pkcs11.SessionHandle, sent *bool) (bool, error) {
 		*sent = true
 		_, err := s.c.p11.CreateObject(sh, tmpl)
@@ -788,4 +765,86 @@ func (s *Store) ExportCertificate(ctx context.Context, alias string) ([]byte, er
 		return nil, s.keyErr("export certificate", alias, fmt.Errorf("a %v entry has no certificate: %w", e.Kind(), secrets.ErrNotFound))
 	}
 	return append([]byte(nil), ch[0].Raw...), nil
+}
+
+// CanGenerate checks that Generate(ctx, alias, spec) can make such a key on this token,
+// leaving nothing behind. For a secret key it generates one with the store's templates as a
+// session object (CKA_TOKEN false) and destroys it; when spec.Extractable it then generates a
+// token object under a temporary name, checks that the token left it extractable and not
+// sensitive (some tokens, NSS softokn, make every stored secret key sensitive, though not
+// session keys), and destroys it. For a key pair it checks that the token lists the
+// key-pair generation mechanism. It returns nil, or an error wrapping errors.ErrUnsupported
+// that names what the token lacks (tpm2-pkcs11 has no C_GenerateKey), or the connection's
+// error.
+func (s *Store) CanGenerate(ctx context.Context, spec secrets.KeySpec) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return secrets.ErrClosed
+	}
+	switch spec.Kind {
+	case secrets.KindRSA, secrets.KindEC:
+		mech, name := uint(pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN), "CKM_RSA_PKCS_KEY_PAIR_GEN"
+		if spec.Kind == secrets.KindEC {
+			mech, name = pkcs11.CKM_EC_KEY_PAIR_GEN, "CKM_EC_KEY_PAIR_GEN"
+		}
+		if !s.c.hasMech(mech) {
+			return fmt.Errorf("hsmstore: the token lacks %s (key-pair generation): %w", name, errors.ErrUnsupported)
+		}
+		return nil
+	case secrets.KindSecret, secrets.KindAES:
+	default:
+		return fmt.Errorf("cannot generate a key of kind %v: %w", spec.Kind, secrets.ErrWrongKind)
+	}
+	bits := spec.Bits
+	if bits == 0 {
+		bits = 256
+	}
+	mech := uint(pkcs11.CKM_GENERIC_SECRET_KEY_GEN)
+	if spec.Kind == secrets.KindAES {
+		mech = pkcs11.CKM_AES_KEY_GEN
+	}
+	name, err := tempName()
+	if err != nil {
+		return err
+	}
+	kt, defaults := secretAttrs(spec.Kind, spec.Extractable)
+	probe := func(onToken bool) error {
+		forced := append(secretForced(name, kt, spec.Extractable), aUlong(pkcs11.CKA_VALUE_LEN, uint(bits/8)), aBool(pkcs11.CKA_TOKEN, onToken))
+		tmpl := s.template(pkcs11conf.OpGenerate, pkcs11.CKO_SECRET_KEY, kt, defaults, forced)
+		var unsupported error
+		err := s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
+			p := s.c.p11
+			h, err := p.GenerateKey(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, tmpl)
+			if err != nil {
+				if isFault(err) {
+					return false, err
+				}
+				unsupported = fmt.Errorf("hsmstore: the token cannot generate this key: C_GenerateKey %s: %w (%w)", mechGenName(mech), errors.ErrUnsupported, err)
+				return false, nil
+			}
+			defer p.DestroyObject(sh, h)
+			if !spec.Extractable {
+				return false, nil
+			}
+			at, err := attrs(p, sh, h, pkcs11.CKA_SENSITIVE, pkcs11.CKA_EXTRACTABLE, pkcs11.CKA_VALUE)
+			if err != nil {
+				return false, err
+			}
+			if boolOf(at[pkcs11.CKA_SENSITIVE]) || !boolOf(at[pkcs11.CKA_EXTRACTABLE]) || len(at[pkcs11.CKA_VALUE]) == 0 {
+				unsupported = fmt.Errorf("hsmstore: the token cannot make extractable secret keys: asked for CKA_SENSITIVE=false and CKA_EXTRACTABLE=true, it made CKA_SENSITIVE=%v, CKA_EXTRACTABLE=%v, and CKA_VALUE is %s: %w",
+					boolOf(at[pkcs11.CKA_SENSITIVE]), boolOf(at[pkcs11.CKA_EXTRACTABLE]), map[bool]string{true: "readable", false: "not readable"}[len(at[pkcs11.CKA_VALUE]) > 0], errors.ErrUnsupported)
+			}
+			return false, nil
+		})
+		if err != nil {
+			return err
+		}
+		return unsupported
+	}
+	if err := probe(false); err != nil || !spec.Extractable {
+		return err
+	}
+	return probe(true)
 }

@@ -4,19 +4,27 @@ package hsmstore
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/miekg/pkcs11"
 )
 
 // A module is one loaded PKCS#11 library with the connections (one per token) on it.
-// crypto11 owns C_Initialize/C_Finalize (its last Close per library finalizes) and the
-// C_Login of each connection; p11 is our own handle on the same dlopen'ed library for the
-// calls crypto11 does not offer.
+//
+// hsmstore initialises the library itself (C_Initialize with Config.InitArgs) and, when it
+// did (owner), finalises it when its last connection closes and in recovery. When another
+// component of the process initialised it first (crypto11, configured before the first
+// Open), C_Initialize answers CKR_CRYPTOKI_ALREADY_INITIALIZED: hsmstore then uses the
+// library as it is and never finalises it; if that component finalises it later (crypto11's
+// last Close), the next call fails with CKR_CRYPTOKI_NOT_INITIALIZED, and recovery
+// initialises the library again, owning it from then on.
 //
 // Recovery is per module: re-initialising the library (C_Finalize + C_Initialize) ends every
 // session and login on it, so it is done once for every connection on the module, and
@@ -35,11 +43,14 @@ type module struct {
 	backoffMin time.Duration
 	backoffMax time.Duration
 
-	// ownInit: p11 is a module instance of its own, which we initialise, finalise and log
-	// in ourselves. Some modules (p11-kit-client.so) return a separate instance, with its
-	// own connection to the server, for every C_GetFunctionList: crypto11's instance then
-	// shares nothing with ours.
-	ownInit bool
+	// initArgs is Config.InitArgs of the first Open (C_CK_INITIALIZE_ARGS.pReserved);
+	// initBuf holds it NUL-terminated for as long as the module is loaded, in case the
+	// module keeps the pointer.
+	initArgs string
+	initBuf  []byte
+	// owner: hsmstore's C_Initialize initialised the library, so hsmstore finalises it.
+	// Changed only with registry.mu held, or by recovery (which holds every connection).
+	owner bool
 
 	// calls, when not nil, lets one call at a time into p11 (see serialModule): run holds
 	// it around its calls, and so do connect and release for theirs on a module that is in
@@ -96,3 +107,56 @@ func (m *module) lock() {
 }
 
 func (m *module) unlock() { m.leave() }
+
+// initialize calls C_Initialize with the module's init arguments (and CKF_OS_LOCKING_OK).
+// Success makes hsmstore the owner; CKR_CRYPTOKI_ALREADY_INITIALIZED means another
+// component of the process initialised the library, which hsmstore then uses without owning.
+func (m *module) initialize() error {
+	var err error
+	if m.initArgs == "" {
+		err = m.p11.Initialize()
+	} else {
+		if m.initBuf == nil {
+			m.initBuf = append([]byte(m.initArgs), 0)
+		}
+		err = m.p11.Initialize(pkcs11.InitializeWithReserved(unsafe.Pointer(&m.initBuf[0])))
+	}
+	switch {
+	case err == nil:
+		m.owner = true
+		return nil
+	case isCKR(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED):
+		m.owner = false
+		return nil
+	case isCKR(err, pkcs11.CKR_ARGUMENTS_BAD) && m.initArgs == "":
+		return fmt.Errorf("hsmstore: initialise PKCS#11 module %s: %w: the module may need init arguments (Config.InitArgs, SunPKCS11 nssArgs; NSS softokn: \"configdir='sql:DIR' certPrefix='' keyPrefix='' secmod='secmod.db' flags=\")", m.path, err)
+	}
+	return fmt.Errorf("hsmstore: initialise PKCS#11 module %s: %w", m.path, err)
+}
+
+// initialized reports whether the library is initialised in this process (by anyone).
+func (m *module) initialized() bool {
+	_, err := m.p11.GetInfo()
+	return !errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED))
+}
+
+// unload finalises the library when hsmstore initialised it, and drops our handle on it.
+// Called with registry.mu held, once no connection uses the module.
+func (m *module) unload() {
+	if m.owner {
+		_ = m.p11.Finalize()
+		m.owner = false
+	}
+	m.p11.Destroy()
+}
+
+// conn returns the module's connection to the token ti in slot, nil when there is none.
+// registry.mu is held.
+func (m *module) conn(slot uint, ti pkcs11.TokenInfo) *conn {
+	for _, c := range m.conns {
+		if c.slot == slot && sameToken(c.tok, ti) {
+			return c
+		}
+	}
+	return nil
+}

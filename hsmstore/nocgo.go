@@ -74,3 +74,6 @@ func (s *Store) Stats() Stats { return Stats{} }
 
 // Close does nothing without cgo.
 func (s *Store) Close() error { return nil }
+
+// CanGenerate fails without cgo with an error wrapping errors.ErrUnsupported.
+func (s *Store) CanGenerate(ctx context.Context, spec secrets.KeySpec) error { return errNoCgo }

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/ThalesGroup/crypto11"
 	"github.com/miekg/pkcs11"
 
 	"github.com/secretstores/secretstores/secrets"
@@ -201,9 +200,17 @@ func (m *module) recoverOnce(lvl int, cause error) ([]*conn, map[*conn]error, er
 func (m *module) relogin(conns []*conn) (map[*conn]error, error) {
 	errs := map[*conn]error{}
 	for _, c := range conns {
-		if c.c11 == nil {
+		if c.away {
 			errs[c] = errors.New("hsmstore: the token is still away")
 			continue
+		}
+		// The slot must still hold the token that was opened: a re-login never reaches
+		// another token (re-initialising finds the token again, or fails).
+		if ti, err := m.p11.GetTokenInfo(c.slot); err != nil || !sameToken(ti, c.tok) {
+			if err == nil {
+				err = fmt.Errorf("slot %d now holds %s", c.slot, tokenName(c.slot, ti))
+			}
+			return nil, fmt.Errorf("hsmstore: %s: %w", tokenName(c.slot, c.tok), err)
 		}
 		sh, err := m.p11.OpenSession(c.slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
 		if err != nil {
@@ -225,49 +232,46 @@ func (m *module) relogin(conns []*conn) (map[*conn]error, error) {
 	return errs, nil
 }
 
-// reinit closes every connection's crypto11 context, makes sure the module is finalised,
-// and configures each connection again (C_Initialize, token by serial, C_Login).
+// reinit re-initialises the module, when hsmstore owns its initialisation, and logs every
+// connection in again on its token, found again by what was opened (conn.locate): never on
+// another token.
+//
+// A module that another component of the process initialised (crypto11 configured before
+// the first Open) is not finalised under it: if it is still initialised, sessions are
+// opened and logged in again as they are; if that component has finalised it, hsmstore
+// initialises it and owns it from then on.
 func (m *module) reinit(conns []*conn) (map[*conn]error, error) {
 	for _, c := range conns {
 		c.st.reinits.Add(1)
-		if c.c11 != nil {
-			_ = c.c11.Close()
-			c.c11 = nil
-		}
 	}
-	// crypto11 finalises on the last Close of the library. If something else in the process
-	// holds a crypto11 context on it, the module is still initialised: finalise and
-	// initialise it here so that crypto11 finds a fresh one.
-	if err := m.p11.Finalize(); err == nil || m.ownInit {
-		if err := m.p11.Initialize(); err != nil && !isCKR(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-			return nil, fmt.Errorf("hsmstore: C_Initialize: %w", err)
+	reinitialised := m.owner || !m.initialized()
+	if reinitialised {
+		if m.owner {
+			_ = m.p11.Finalize()
+			m.owner = false
+		}
+		if err := m.initialize(); err != nil {
+			return nil, err
 		}
 	}
 	errs := map[*conn]error{}
 	for _, c := range conns {
-		c11, err := crypto11.Configure(c.c11Config())
+		s, _, err := c.locate()
 		if err != nil {
-			if isPINError(err) {
-				c.setPINErr(err)
-				continue
-			}
-			errs[c] = fmt.Errorf("hsmstore: reopen token %q: %w", c.tok.Label, err)
+			c.away = true
+			errs[c] = err
 			continue
 		}
-		c.c11 = c11
-		if c.tok.SerialNumber != "" {
-			if s, _, err := findSlot(m.p11, selector{serial: c.tok.SerialNumber}); err == nil {
-				c.slot, c.pool.slot = s, s
-			}
-		}
+		c.away = false
+		c.slot, c.pool.slot = s, s
 		if err := c.loginOwn(true); err != nil {
 			if isPINError(err) {
 				continue
 			}
-			errs[c] = fmt.Errorf("hsmstore: log in to token %q again: %w", c.tok.Label, err)
+			errs[c] = fmt.Errorf("hsmstore: log in to %s again: %w", tokenName(c.slot, c.tok), err)
 			continue
 		}
-		c.log.Info("hsmstore: logged in", "token", c.tok.Label, "serial", c.tok.SerialNumber, "slot", c.slot, "module", m.path, "reinitialised", true)
+		c.log.Info("hsmstore: logged in", "token", c.tok.Label, "serial", c.tok.SerialNumber, "slot", c.slot, "module", m.path, "reinitialised", reinitialised)
 	}
 	return errs, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/miekg/pkcs11"
 
+	"github.com/secretstores/secretstores/pkcs11conf"
 	"github.com/secretstores/secretstores/secrets"
 )
 
@@ -28,7 +29,7 @@ import (
 type Store struct {
 	name   string
 	c      *conn
-	tmpl   []Template
+	tmpl   []pkcs11conf.AttributeRule
 	closed atomic.Bool
 }
 
@@ -60,7 +61,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if name == "" {
 		name = c.tok.Label
 	}
-	return &Store{name: name, c: c, tmpl: append([]Template(nil), cfg.Templates...)}, nil
+	return &Store{name: name, c: c, tmpl: cloneRules(cfg.Templates)}, nil
 }
 
 // Name returns the store's name: Config.Name, or the token label.

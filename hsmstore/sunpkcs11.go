@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/secretstores/secretstores/pkcs11conf"
@@ -13,15 +14,25 @@ import (
 
 // ConfigFromSunPKCS11 turns a parsed SunPKCS11 configuration into a Config: its library,
 // its token (the tokenLabel/tokenSerial extensions when given, else slot, else
-// slotListIndex, as the JDK selects it) and its attribute templates. The PIN is not part of
-// a SunPKCS11 configuration (Java passes it as the keystore password): set Config.PIN.
+// slotListIndex, as the JDK selects it), its init arguments (nssArgs) and its attribute
+// templates. The PIN is not part of a SunPKCS11 configuration (Java passes it as the
+// keystore password): set Config.PIN.
+//
+// NSS mode (nssLibraryDirectory, nssSecmodDirectory, nssModule, nssDbMode) loads NSS's
+// softokn (libsoftokn3.so in nssLibraryDirectory) with the init arguments the JDK gives it
+// for that database, and selects the slot nssModule names: "keystore" (the database token,
+// the default with a database) or "crypto" (the crypto services slot, the default without).
+// Modules of the NSS module database (nssModule "external") and FIPS mode are not
+// supported: Open then fails naming nssModule.
 func ConfigFromSunPKCS11(pc *pkcs11conf.Config) Config {
-	cfg := Config{Name: pc.ProviderName(), Library: pc.Library}
+	cfg := Config{Name: pc.ProviderName(), Library: pc.Library, InitArgs: pc.NSSArgs}
 	switch {
 	case pc.TokenLabel != "":
 		cfg.TokenLabel = pc.TokenLabel
 	case pc.TokenSerial != "":
 		cfg.TokenSerial = pc.TokenSerial
+	case pc.NSSUseSecmod:
+		nssMode(pc, &cfg)
 	case pc.SlotID >= 0:
 		id := uint(pc.SlotID)
 		cfg.SlotID = &id
@@ -29,23 +40,61 @@ func ConfigFromSunPKCS11(pc *pkcs11conf.Config) Config {
 		i := pc.EffectiveSlotListIndex()
 		cfg.SlotListIndex = &i
 	}
-	for _, r := range pc.Attributes {
-		t := Template{Op: string(r.Operation), Class: r.Class, KeyType: r.KeyType}
-		for _, a := range r.Attributes {
-			switch a.Kind {
-			case pkcs11conf.Null:
-				t.Attrs = append(t.Attrs, Attr{Type: a.Type, Null: true})
-			case pkcs11conf.Bool:
-				t.Attrs = append(t.Attrs, Bool(a.Type, a.Bool))
-			case pkcs11conf.Int:
-				t.Attrs = append(t.Attrs, Ulong(a.Type, a.Int))
-			default:
-				t.Attrs = append(t.Attrs, Bytes(a.Type, a.Bytes))
-			}
-		}
-		cfg.Templates = append(cfg.Templates, t)
-	}
+	cfg.Templates = append([]pkcs11conf.AttributeRule(nil), pc.Attributes...)
 	return cfg
+}
+
+// NSS softokn's fixed slot IDs.
+const (
+	nssCryptoSlot   = 1 // "NSS Generic Crypto Services"
+	nssKeystoreSlot = 2 // "NSS Certificate DB"
+)
+
+// nssMode sets cfg's library, init arguments and slot for a SunPKCS11 configuration in NSS
+// mode, as the JDK's Secmod does for softokn.
+func nssMode(pc *pkcs11conf.Config, cfg *Config) {
+	if pc.NSSLibraryDirectory != "" {
+		cfg.Library = filepath.Join(pc.NSSLibraryDirectory, "libsoftokn3.so")
+	}
+	dir, mode := pc.NSSSecmodDirectory, pc.NSSDbMode
+	if dir == "" {
+		mode = "noDb"
+	}
+	module := pc.NSSModule
+	if module == "" {
+		module = "keystore"
+		if mode == "noDb" {
+			module = "crypto"
+		}
+	}
+	var flags []string
+	switch mode {
+	case "readOnly":
+		flags = append(flags, "readOnly")
+	case "noDb":
+		flags = append(flags, "noCertDB", "noModDB", "forceOpen", "optimizeSpace")
+	}
+	if mode != "noDb" {
+		if !strings.Contains(dir, ":") {
+			dir = "sql:" + dir
+		}
+		cfg.InitArgs = "configdir='" + dir + "' certPrefix='' keyPrefix='' secmod='secmod.db' flags=" + strings.Join(flags, ",")
+	} else {
+		cfg.InitArgs = "configdir='' certPrefix='' keyPrefix='' secmod='' flags=" + strings.Join(flags, ",")
+	}
+	var id uint
+	switch module {
+	case "keystore":
+		id = nssKeystoreSlot
+	case "crypto":
+		id = nssCryptoSlot
+	default:
+		// An impossible slot list index: Open fails, naming it.
+		cfg.Library = ""
+		cfg.nssUnsupported = module
+		return
+	}
+	cfg.SlotID = &id
 }
 
 // OpenSunPKCS11 opens the token of the SunPKCS11 configuration file confPath (the file

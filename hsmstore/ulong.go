@@ -1,20 +1,6 @@
 package hsmstore
 
-import (
-	"encoding/binary"
-	"strconv"
-)
-
-// ulongBytes encodes v as a CK_ULONG (native byte order and size).
-func ulongBytes(v uint) []byte {
-	b := make([]byte, strconv.IntSize/8)
-	if len(b) == 8 {
-		binary.NativeEndian.PutUint64(b, uint64(v))
-	} else {
-		binary.NativeEndian.PutUint32(b, uint32(v))
-	}
-	return b
-}
+import "encoding/binary"
 
 // bytesUlong decodes a CK_ULONG of up to 8 bytes.
 func bytesUlong(b []byte) uint {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/secretstores/secretstores/hsmstore"
 	"github.com/secretstores/secretstores/internal/softhsmtest"
+	"github.com/secretstores/secretstores/pkcs11conf"
 	"github.com/secretstores/secretstores/secrets"
 )
 
@@ -160,10 +161,10 @@ func TestOverwriteSafe(t *testing.T) {
 	ctx := context.Background()
 	tok := softhsmtest.New(t, "overwrite")
 	s := open(t, tok)
-	bad := hsmstore.Attr{Type: pkcs11.CKA_VENDOR_DEFINED | 0x5151, Value: []byte{1}}
+	bad := pkcs11conf.Attribute{Type: pkcs11.CKA_VENDOR_DEFINED | 0x5151, Kind: pkcs11conf.Bytes, Bytes: []byte{1}}
 	refuse := func(cls uint) *hsmstore.Store {
 		st, err := hsmstore.Open(ctx, hsmstore.Config{Library: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN,
-			Templates: []hsmstore.Template{{Op: hsmstore.OpImport, Class: cls, KeyType: hsmstore.Any, Attrs: []hsmstore.Attr{bad}}}})
+			Templates: []pkcs11conf.AttributeRule{{Operation: pkcs11conf.OpImport, Class: cls, KeyType: pkcs11conf.Any, Attributes: []pkcs11conf.Attribute{bad}}}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -248,21 +248,34 @@ func (c *Config) IsEnabled(m uint) bool {
 //
 // The JDK then merges the attributes its own code sets over this template; Apply does that.
 func (c *Config) Template(op Operation, class, keyType uint) []Attribute {
-	var t []Attribute
-	for _, r := range c.Attributes {
-		if r.appliesTo(op, class, keyType) {
-			t = combine(t, r.Attributes)
-		}
-	}
-	return t
+	return ApplyRules(nil, c.Attributes, op, class, keyType)
 }
 
 // Apply returns Template(op, class, keyType) with attrs merged over it, as the JDK does with
 // the attributes its code sets: attrs take precedence, Null attributes in attrs remove the
 // attribute.
 func (c *Config) Apply(op Operation, class, keyType uint, attrs []Attribute) []Attribute {
-	return combine(c.Template(op, class, keyType), attrs)
+	return Combine(c.Template(op, class, keyType), attrs)
 }
+
+// ApplyRules merges, over base, every rule of rules that applies to (op, class, keyType), in
+// order, as Template does (Template is ApplyRules with a nil base): an attribute of a later
+// rule replaces the same attribute before it, and a Null one removes it, base's included.
+// The result holds no Null attributes; it is nil when empty.
+func ApplyRules(base []Attribute, rules []AttributeRule, op Operation, class, keyType uint) []Attribute {
+	t := Combine(nil, base)
+	for _, r := range rules {
+		if r.appliesTo(op, class, keyType) {
+			t = Combine(t, r.Attributes)
+		}
+	}
+	return t
+}
+
+// Combine merges a2 over a1 as the JDK's SunPKCS11 does: the non-null attributes of a1
+// in order, except those whose type a2 sets, then the non-null attributes of a2 in order. A
+// Null attribute of a2 thus removes a1's. The result is nil when empty.
+func Combine(a1, a2 []Attribute) []Attribute { return combine(a1, a2) }
 
 // combine merges two attribute lists as the JDK's SunPKCS11 does (written from that
 // behaviour, not from the JDK's code): the non-null attributes of a1 in order,

@@ -124,6 +124,17 @@ func cmdIDMDefaults(ctx context.Context, args []string, stdout, stderr io.Writer
 			return err
 		}
 	}
+	// Check that the token can hold what IDM needs before writing anything: tpm2-pkcs11 has no
+	// C_GenerateKey, NSS softokn keeps every secret key sensitive (IDM must export the
+	// openidm-sym-default and JWT session keys).
+	for _, k := range keys {
+		if present[k.alias] && *keep {
+			continue
+		}
+		if err := st.CanGenerate(ctx, k.spec); err != nil {
+			return fmt.Errorf("this token cannot hold IDM's %s (%s); nothing was written: %w", k.alias, describeSpec(k.spec), err)
+		}
+	}
 	if len(present) > 0 && !*overwrite && !*keep {
 		var names []string
 		for _, k := range keys {

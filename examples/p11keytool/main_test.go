@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/secretstores/secretstores/internal/softhsmtest"
+	"github.com/secretstores/secretstores/internal/p11test"
 )
 
-func TestMain(m *testing.M) { softhsmtest.Main(m) }
+func TestMain(m *testing.M) { p11test.Main(m) }
 
 // p11 runs the command in-process and returns its output and exit code.
 func p11(t *testing.T, args ...string) (stdout, stderr string, code int) {

@@ -89,6 +89,7 @@ type token interface {
 	secrets.Importer
 	secrets.Deleter
 	GenerateOverwrite(ctx context.Context, alias string, spec secrets.KeySpec) (secrets.Entry, error)
+	CanGenerate(ctx context.Context, spec secrets.KeySpec) error
 	ExportCertificate(ctx context.Context, alias string) ([]byte, error)
 	TokenLabel() string
 	TokenSerial() string
