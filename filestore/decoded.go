@@ -48,4 +48,8 @@ type decoded struct {
 	key *p12Key
 	// localKeyID links a PKCS#12 key bag to its certificate; nil for other formats.
 	localKeyID []byte
+	// err, when set, is why the entry cannot be served (a key of an unsupported algorithm, a
+	// certificate Go cannot parse, another key password): Entry and KeyMaterial return it,
+	// the rest of the store works. Material still holds what is known (the chain's DER).
+	err error
 }

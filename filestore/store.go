@@ -46,6 +46,11 @@ type Config struct {
 	// Iterations is the PBKDF2 and MAC iteration count used when writing. 0 means 10000,
 	// Java 17's default; it must not exceed MaxIterations.
 	Iterations int
+	// AllowNoMAC accepts a PKCS#12 file that has no integrity MAC (openssl pkcs12 -nomac,
+	// keytool with keystore.pkcs12.macAlgorithm=NONE). Java opens such files under any
+	// password; here they are refused unless this is set, because nothing proves the file
+	// was not altered. Encrypted contents still have to decrypt with Password.
+	AllowNoMAC bool
 }
 
 func (c *Config) keyPassword() string {
@@ -229,11 +234,13 @@ func decodeFile(data []byte, path string, cfg *Config) (*state, error) {
 			st.entries = append(st.entries, &fileEntry{d: d})
 		}
 		return st, nil
+	case foreignFormat(path, data) != nil:
+		return nil, foreignFormat(path, data)
 	case looksLikePKCS12(data):
 		if err := checkType(path, cfg.Type, PKCS12); err != nil {
 			return nil, err
 		}
-		f, err := decodePKCS12(data, cfg.Password)
+		f, err := decodePKCS12Opts(data, cfg.Password, cfg.AllowNoMAC)
 		if err != nil {
 			return nil, fmt.Errorf("filestore: %s: %w", path, trimPrefix(err))
 		}
@@ -245,7 +252,7 @@ func decodeFile(data []byte, path string, cfg *Config) (*state, error) {
 	case len(data) == 0:
 		return nil, fmt.Errorf("filestore: %s is empty, not a keystore (an empty PKCS12 keystore still has a header: create one with Config.Create)", path)
 	}
-	return nil, fmt.Errorf("filestore: %s is not a keystore: neither PKCS#12 (DER) nor JCEKS/JKS (magic CECECECE/FEEDFEED)", path)
+	return nil, fmt.Errorf("filestore: %s is not a keystore this package reads: neither PKCS#12 nor JCEKS/JKS (magic CECECECE/FEEDFEED), nor a format it recognises (BKS, UBER, BCFKS, PEM); if Java reads it, convert it with `keytool -importkeystore -srckeystore %s -srcstoretype TYPE -destkeystore keystore.p12 -deststoretype PKCS12`", path, path)
 }
 
 // trimPrefix drops the "filestore: " of an inner error so that messages read once.
@@ -356,6 +363,9 @@ func (fe *fileEntry) get(keyPassword string) (secrets.Entry, error) {
 
 // material returns the entry's key material, decrypting it if needed (not cached).
 func (fe *fileEntry) material(keyPassword string) (secrets.KeyMaterial, error) {
+	if fe.d.err != nil {
+		return secrets.KeyMaterial{}, fe.d.err
+	}
 	if fe.d.key == nil {
 		return fe.d.Material, nil
 	}
