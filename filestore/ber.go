@@ -80,9 +80,9 @@ func berHeader(in []byte) (tag []byte, constructed, universal bool, number, leng
 			length = length<<8 | int(b)
 		}
 		i += nb
-		if length < 0 || length > len(in)-i {
-			return nil, false, false, 0, 0, 0, fmt.Errorf("%w: length %d exceeds the data", errBER, length)
-		}
+	}
+	if length < -1 || length > len(in)-i {
+		return nil, false, false, 0, 0, 0, fmt.Errorf("%w: length %d exceeds the data", errBER, length)
 	}
 	return tag, constructed, universal, number, length, i, nil
 }
@@ -120,6 +120,9 @@ func berValue(in []byte, depth int, out []byte) ([]byte, int, error) {
 	tag, constructed, universal, number, length, hdr, err := berHeader(in)
 	if err != nil {
 		return nil, 0, err
+	}
+	if universal && number == 0 {
+		return nil, 0, fmt.Errorf("%w: end-of-contents outside an indefinite length", errBER)
 	}
 	if !constructed {
 		if len(out)+hdr+length > MaxFileSize {
