@@ -22,7 +22,7 @@ func TestBERToDER(t *testing.T) {
 		"constructed octet string":   "3080" + "2480" + "040568656c6c6f" + "040620776f726c64" + "0000" + "020105" + "0000",
 		"nested constructed strings": "3080" + "2480" + "2480" + "040568656c6c6f" + "0000" + "040620776f726c64" + "0000" + "020105" + "0000",
 		"long-form lengths":          "308200" + "13" + "04810b68656c6c6f20776f726c64" + "02820001" + "05",
-		"definite constructed":       "3016" + "240f" + "040568656c6c6f" + "040620776f726c64" + "020105",
+		"definite constructed":       "3014" + "240f" + "040568656c6c6f" + "040620776f726c64" + "020105",
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, err := berToDER(unhex(t, ber))
