@@ -3,6 +3,9 @@ package filestore
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"io"
@@ -75,8 +78,9 @@ func (c *Config) iterations() int {
 // PKCS#12 keys are decrypted lazily, on the first Entry of their alias, and the entry is then
 // kept. Writes are read-modify-write under an advisory lock (flock on "<file>.lock"), so two
 // processes using this package never lose each other's changes; the file is replaced
-// atomically (temporary file in the same directory, fsync, rename, fsync of the directory)
-// with mode 0600; a file opened through a symbolic link is replaced where the link points.
+// atomically (temporary file in the same directory, fsync, rename, fsync of the directory),
+// keeping the file's mode, owner and group (a new file has mode 0600); a file opened
+// through a symbolic link is replaced where the link points.
 // Untouched PKCS#12 key bags are written back byte for byte.
 //
 // A Store is safe for concurrent use. Entries it returned stay usable after a reload or a
@@ -614,8 +618,15 @@ func (s *Store) save(st *state) error {
 		return err
 	}
 	st.info = info
+	if savedHook != nil {
+		savedHook(data, s.cfg.Password, s.cfg.keyPassword())
+	}
 	return nil
 }
+
+// savedHook, when set (by the tests), sees every file this package writes, so that the test
+// binary can have Java load each of them.
+var savedHook func(data []byte, password, keyPassword string)
 
 // realPath returns path with symbolic links resolved, so that a keystore opened through a
 // link is replaced where the link points (as keytool writes it) and the link stays; path
@@ -664,9 +675,11 @@ func uniqueLocalKeyID(t time.Time, used map[string]bool) []byte {
 }
 
 // writeAtomic replaces path with data: a temporary file in the same directory, written,
-// fsynced and renamed over path, then the directory fsynced. The file has mode 0600.
+// fsynced and renamed over path, then the directory fsynced. An existing file's mode, owner
+// and group are kept (owner and group where the process may set them); a new file has
+// mode 0600.
 func writeAtomic(path string, data []byte) (fs.FileInfo, error) {
-	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
+	if err := atomicfile.Replace(path, data, 0o600); err != nil {
 		return nil, fmt.Errorf("filestore: saving %s: %w", path, err)
 	}
 	return os.Stat(path)
@@ -729,6 +742,11 @@ func (s *Store) Generate(ctx context.Context, alias string, spec secrets.KeySpec
 	if err := s.exists(alias); err != nil {
 		return nil, err
 	}
+	if spec.Kind.Private() && len(spec.Subject.ToRDNSequence()) == 0 {
+		// Java refuses a keystore holding a certificate with an empty issuer DN; keytool
+		// requires a name. Default to CN=<alias>, as hsmstore.Generate does.
+		spec.Subject = pkix.Name{CommonName: alias}
+	}
 	km, err := secrets.GenerateKeyMaterial(spec)
 	if err != nil {
 		return nil, err
@@ -749,6 +767,9 @@ func (s *Store) Import(ctx context.Context, alias string, key secrets.KeyMateria
 	}
 	if key.Kind.Private() && len(key.Chain) == 0 {
 		return nil, &secrets.KeyError{Op: "import", Store: s.name, Alias: alias, Err: errors.New("a private key needs its certificate chain in a keystore (make a self-signed one with secrets.SelfSignedCertificate)")}
+	}
+	if err := javaAcceptsChain(key.Chain); err != nil {
+		return nil, &secrets.KeyError{Op: "import", Store: s.name, Alias: alias, Err: err}
 	}
 	if key.Kind.Symmetric() {
 		if _, err := secretKeyOID(key); err != nil {
@@ -815,3 +836,30 @@ var (
 	_ secrets.Deleter   = (*Store)(nil)
 	_ secrets.Notifier  = (*Store)(nil)
 )
+
+// emptyDN is the DER of an empty Name (an empty SEQUENCE).
+var emptyDN = []byte{0x30, 0x00}
+
+// javaAcceptsChain refuses certificates Java's X509CertImpl rejects when it loads a keystore
+// (and with them the whole keystore): an empty issuer DN ("Empty issuer DN not allowed in
+// X509Certificates"), and an empty subject DN without a critical subjectAltName extension.
+func javaAcceptsChain(chain []*x509.Certificate) error {
+	for i, c := range chain {
+		if len(c.RawIssuer) == 0 || bytes.Equal(c.RawIssuer, emptyDN) {
+			return fmt.Errorf("certificate %d of the chain has an empty issuer DN, which Java refuses (and with it the whole keystore): issue it with a subject name (secrets.KeySpec.Subject)", i)
+		}
+		if bytes.Equal(c.RawSubject, emptyDN) && !criticalSAN(c) {
+			return fmt.Errorf("certificate %d of the chain has an empty subject DN without a critical subjectAltName, which Java refuses: issue it with a subject name (secrets.KeySpec.Subject)", i)
+		}
+	}
+	return nil
+}
+
+func criticalSAN(c *x509.Certificate) bool {
+	for _, e := range c.Extensions {
+		if e.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 17}) {
+			return e.Critical
+		}
+	}
+	return false
+}
