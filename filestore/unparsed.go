@@ -107,7 +107,7 @@ func parseCertificateKeepDER(der []byte) (*x509.Certificate, error) {
 	}
 	return &x509.Certificate{
 			Raw: der, RawTBSCertificate: s.TBS.Raw, RawSubject: s.TBS.Subject.FullBytes, RawIssuer: s.TBS.Issuer.FullBytes,
-		}, fmt.Errorf("certificate with a key of %s, which Go's crypto/x509 cannot parse (%v): %w",
+		}, fmt.Errorf("a certificate Go's crypto/x509 cannot parse (its key: %s): %v: %w",
 			algorithmName(s.TBS.PublicKey.Algorithm), err, errors.ErrUnsupported)
 }
 
