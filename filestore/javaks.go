@@ -208,6 +208,7 @@ func parseJavaKeyStore(data []byte, storePassword string) (*javaKeyStore, error)
 		if err != nil {
 			return nil, err
 		}
+		e.certErr = r.certErr
 		if i, ok := seen[e.alias]; ok {
 			ks.entries[i] = e
 			continue
@@ -297,7 +298,6 @@ func (r *ksReader) cert(version uint32) (*x509.Certificate, error) {
 func (r *ksReader) entry(version uint32) (javaEntry, error) {
 	e := javaEntry{format: r.format}
 	r.certErr = nil
-	defer func() { e.certErr = r.certErr }()
 	var err error
 	if e.tag, err = r.u32(); err != nil {
 		return e, err
