@@ -113,3 +113,49 @@ func TestPerEntryIsolationMessages(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestUnparsedCertificateCopiedOnWrite: a certificate Go cannot parse (sect193r1) survives a
+// write byte for byte, its entry still failing alone (and TestMain has Java load the result).
+func TestUnparsedCertificateCopiedOnWrite(t *testing.T) {
+	ctx := context.Background()
+	data, err := os.ReadFile("testdata/corpus/files/keytool-dsa-k1.p12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ks.p12")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, path, Config{Password: "changeit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := s.st
+	if _, err := s.Generate(ctx, "new-aes", secrets.KeySpec{Kind: secrets.KindAES}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(ctx, path, Config{Password: "changeit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, a := range []string{"k1-trusted", "dsa"} {
+		_, old := before.lookup(a)
+		_, now := s.st.lookup(a)
+		if now == nil {
+			t.Fatalf("%s gone after the write", a)
+		}
+		if _, err := s.Entry(ctx, a); !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("%s after the write: %v, want ErrUnsupported", a, err)
+		}
+		if !bytes.Equal(old.d.Material.Chain[0].Raw, now.d.Material.Chain[0].Raw) {
+			t.Errorf("%s: certificate changed on write", a)
+		}
+	}
+	for _, a := range []string{"rsa", "ec", "ca-trusted", "new-aes"} {
+		if _, err := s.Entry(ctx, a); err != nil {
+			t.Errorf("%s: %v", a, err)
+		}
+	}
+}
