@@ -328,9 +328,13 @@ func (s *Store) current() (*state, error) {
 // Entry returns the entry under alias (Java keystores fold case: an exact match wins, else
 // a case-insensitive one). A PKCS#12 key is decrypted on first use.
 //
+// Aliases are reported as Java reports them: PKCS#12 aliases in lower case (Java's
+// PKCS12KeyStore folds them), entries without a friendlyName as "1", "2", ...
+//
 // Errors: ctx.Err(); secrets.ErrClosed; a *secrets.KeyError wrapping secrets.ErrNotFound
-// for an unknown alias, or wrapping secrets.ErrWrongPIN when the key does not decrypt with
-// the key password.
+// for an unknown alias, wrapping secrets.ErrWrongPIN when the key does not decrypt with
+// the key password, or wrapping errors.ErrUnsupported, naming the algorithm or curve, for a
+// key or certificate Go cannot use (DSA, secp256k1, ...): the other entries still work.
 func (s *Store) Entry(ctx context.Context, alias string) (secrets.Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
