@@ -3,6 +3,7 @@ package filestore
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -46,27 +47,50 @@ func TestNoMACNeedsAllowNoMAC(t *testing.T) {
 	}
 }
 
-// TestPBMAC1Named: a file whose MAC is PBMAC1 (RFC 9579) is refused with an error that says
-// PBMAC1 and wraps errors.ErrUnsupported, not "digest 1.2.840.113549.1.5.14".
-func TestPBMAC1Named(t *testing.T) {
-	data, err := os.ReadFile("testdata/corpus/files/ossl-default.p12")
+// TestPBMAC1RFC9579 reads the PKCS#12 files of RFC 9579 Appendix A (PBMAC1, password
+// "1234"): A.1 opens and its key and certificate are served; a wrong password fails with
+// ErrWrongPIN; A.4 (wrong iteration count) and A.5 (wrong salt) do not verify; A.6 (no PBKDF2
+// key length, the short-key bypass) is refused under the right and a wrong password alike.
+func TestPBMAC1RFC9579(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	file := func(section string) string {
+		der, err := base64.StdEncoding.DecodeString(rfc9579(section))
+		if err != nil {
+			t.Fatalf("%s: %v", section, err)
+		}
+		p := filepath.Join(dir, strings.ReplaceAll(section, ".", "")+".p12")
+		if err := os.WriteFile(p, der, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	s, err := Open(ctx, file("A.1"), Config{Password: "1234"})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("A.1: %v", err)
 	}
-	sha256OID := []byte{0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01}
-	pbmac1OID := []byte{0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0e}
-	i := bytes.LastIndex(data, sha256OID)
-	if i < 0 {
-		t.Fatal("no SHA-256 MAC OID")
+	aliases, _ := s.Aliases(ctx)
+	if len(aliases) != 1 {
+		t.Fatalf("A.1: aliases %q, want one key entry", aliases)
 	}
-	copy(data[i:], pbmac1OID)
-	path := filepath.Join(t.TempDir(), "pbmac1.p12")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
+	km, err := s.KeyMaterial(ctx, aliases[0])
+	if err != nil || !km.Kind.Private() || len(km.Chain) != 1 {
+		t.Fatalf("A.1: %v %v chain %d", err, km.Kind, len(km.Chain))
 	}
-	_, err = Open(context.Background(), path, Config{Password: "changeit"})
-	if !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "PBMAC1") {
-		t.Fatalf("%v, want ErrUnsupported naming PBMAC1", err)
+	s.Close()
+	if _, err := Open(ctx, file("A.1"), Config{Password: "12345"}); !errors.Is(err, secrets.ErrWrongPIN) || !strings.Contains(err.Error(), "PBMAC1") {
+		t.Errorf("A.1, wrong password: %v, want ErrWrongPIN naming PBMAC1", err)
+	}
+	for _, sec := range []string{"A.4", "A.5"} {
+		if _, err := Open(ctx, file(sec), Config{Password: "1234"}); !errors.Is(err, secrets.ErrWrongPIN) {
+			t.Errorf("%s: %v, want the MAC not to verify", sec, err)
+		}
+	}
+	for _, pw := range []string{"1234", "wrong"} {
+		_, err := Open(ctx, file("A.6"), Config{Password: pw})
+		if err == nil || !strings.Contains(err.Error(), "key length") {
+			t.Errorf("A.6 under %q: %v, want a refusal naming the missing key length", pw, err)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/hmac"
+	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/subtle"
@@ -259,7 +260,7 @@ func macHash(oid asn1.ObjectIdentifier) (kdfHash, string, bool) {
 func verifyMAC(md *macData, authSafe []byte, password string, budget *iterationBudget) error {
 	h, _, ok := macHash(md.Mac.Algorithm.Algorithm)
 	if md.Mac.Algorithm.Algorithm.Equal(oidPBMAC1) {
-		return p12Error("the integrity MAC is PBMAC1 (RFC 9579, OpenSSL 3.4+ -pbmac1_pbkdf2), which this package does not verify yet, nor does Java 17: %w; rewrite the file with a PKCS#12 MAC (openssl pkcs12 -export without -pbmac1_pbkdf2, or keytool -importkeystore -deststoretype PKCS12)", errors.ErrUnsupported)
+		return verifyPBMAC1(md, authSafe, password, budget)
 	}
 	if !ok {
 		return p12Error("MAC digest %v is not supported (want SHA-1, SHA-224, SHA-256, SHA-384 or SHA-512)", md.Mac.Algorithm.Algorithm)
@@ -284,6 +285,56 @@ func verifyMAC(md *macData, authSafe []byte, password string, budget *iterationB
 		}
 	}
 	return p12Error("the integrity MAC does not verify: %w (or the file was modified)", secrets.ErrWrongPIN)
+}
+
+type pbmac1Params struct {
+	KDF pkix.AlgorithmIdentifier
+	MAC pkix.AlgorithmIdentifier
+}
+
+// verifyPBMAC1 checks a PBMAC1 MAC (RFC 9579): HMAC-SHA-1/2 keyed by PBKDF2 over the password's
+// UTF-8 bytes with the parameters inside the algorithm identifier (MacData's own salt and
+// iteration count are not used). The PBKDF2 key length must be present and at least the
+// HMAC's output size: a short key would let a file be forged without the password.
+func verifyPBMAC1(md *macData, authSafe []byte, password string, budget *iterationBudget) error {
+	var p pbmac1Params
+	if err := strictUnmarshal(md.Mac.Algorithm.Parameters.FullBytes, &p); err != nil {
+		return p12Error("malformed PBMAC1 parameters: %v", err)
+	}
+	if !p.KDF.Algorithm.Equal(oidPBKDF2) {
+		return p12Error("PBMAC1 key derivation %v: %w (only PBKDF2)", p.KDF.Algorithm, errors.ErrUnsupported)
+	}
+	var kp pbkdf2Params
+	if err := strictUnmarshal(p.KDF.Parameters.FullBytes, &kp); err != nil {
+		return p12Error("malformed PBMAC1 PBKDF2 parameters: %v", err)
+	}
+	prf, ok := hmacPRF(kp.PRF.Algorithm)
+	if !ok {
+		return p12Error("PBMAC1 PBKDF2 PRF %v: %w", kp.PRF.Algorithm, errors.ErrUnsupported)
+	}
+	mac, ok := hmacPRF(p.MAC.Algorithm)
+	if !ok || len(p.MAC.Algorithm) == 0 {
+		return p12Error("PBMAC1 MAC %v: %w (HMAC-SHA-1, -224, -256, -384, -512)", p.MAC.Algorithm, errors.ErrUnsupported)
+	}
+	if len(kp.Salt) > maxSaltLen {
+		return p12Error("PBMAC1 salt of %d bytes exceeds the limit of %d", len(kp.Salt), maxSaltLen)
+	}
+	if size := mac().Size(); kp.KeyLength < size || kp.KeyLength > 1024 {
+		return p12Error("PBMAC1 PBKDF2 key length %d: RFC 9579 requires it, and at least the %d bytes of the HMAC, or the MAC could be forged without the password", kp.KeyLength, size)
+	}
+	if err := budget.spend(kp.Iterations); err != nil {
+		return p12Error("MAC: %v", err)
+	}
+	key, err := pbkdf2.Key(prf, password, kp.Salt, kp.Iterations, kp.KeyLength)
+	if err != nil {
+		return p12Error("PBMAC1: %v", err)
+	}
+	m := hmac.New(mac, key)
+	m.Write(authSafe)
+	if subtle.ConstantTimeCompare(m.Sum(nil), md.Mac.Digest) != 1 {
+		return p12Error("the integrity MAC (PBMAC1) does not verify: %w (or the file was modified)", secrets.ErrWrongPIN)
+	}
+	return nil
 }
 
 type bagDecoder struct {
