@@ -113,14 +113,24 @@ func TestForeignFormatsNamed(t *testing.T) {
 	}
 }
 
-// TestPerEntryIsolationMessages: an entry that cannot be served fails alone with an error
-// naming the algorithm or curve and never blaming the password.
+// TestPerEntryIsolationMessages: a DSA key entry serves its certificate and public key and
+// refuses to sign (ErrUnsupported); an entry Go cannot use fails alone with an error naming
+// the algorithm or curve and never blaming the password.
 func TestPerEntryIsolationMessages(t *testing.T) {
 	ctx := context.Background()
+	for _, f := range []string{"keytool-dsa-k1.jks", "keytool-dsa-k1.jceks", "keytool-dsa-k1.p12", "pyjks-dsa.jks", "ossl-dsa.p12"} {
+		s, err := Open(ctx, "testdata/corpus/files/"+f, Config{Password: "changeit"})
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		checkDSAEntry(t, s, "dsa")
+		if _, err := s.KeyMaterial(ctx, "dsa"); !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "DSA") {
+			t.Errorf("%s: KeyMaterial of a DSA key: %v, want ErrUnsupported naming DSA", f, err)
+		}
+		s.Close()
+	}
 	for _, c := range []struct{ file, alias, want string }{
-		{"keytool-dsa-k1.jks", "dsa", "DSA"},
 		{"keytool-dsa-k1.jceks", "k1-trusted", "secp256k1"},
-		{"keytool-dsa-k1.p12", "dsa", "DSA"},
 		{"keytool-trust-b193.p12", "b193", "sect193r1"},
 		{"ossl-secp256k1.p12", "k1", "secp256k1"},
 	} {
@@ -170,7 +180,9 @@ func TestUnparsedCertificateCopiedOnWrite(t *testing.T) {
 		if now == nil {
 			t.Fatalf("%s gone after the write", a)
 		}
-		if _, err := s.Entry(ctx, a); !errors.Is(err, errors.ErrUnsupported) {
+		if a == "dsa" {
+			checkDSAEntry(t, s, a)
+		} else if _, err := s.Entry(ctx, a); !errors.Is(err, errors.ErrUnsupported) {
 			t.Errorf("%s after the write: %v, want ErrUnsupported", a, err)
 		}
 		if !bytes.Equal(old.d.Material.Chain[0].Raw, now.d.Material.Chain[0].Raw) {

@@ -2,6 +2,7 @@ package filestore
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"encoding/hex"
@@ -179,7 +180,9 @@ func checkCorpusEntry(t *testing.T, s *Store, alias, typ, keyAlg, value string, 
 			t.Errorf("%s: %v; Java reads a %s %s entry, want it or a *KeyError wrapping ErrUnsupported", alias, err, keyAlg, typ)
 			return
 		}
-		if _, err := s.Entry(ctx, alias); !errors.Is(err, errors.ErrUnsupported) {
+		if keyAlg == "DSA" {
+			checkDSAEntry(t, s, alias)
+		} else if _, err := s.Entry(ctx, alias); !errors.Is(err, errors.ErrUnsupported) {
 			t.Errorf("%s: Entry: %v, want ErrUnsupported", alias, err)
 		}
 		msg := err.Error()
@@ -226,4 +229,26 @@ func containsAll(have, want []string) bool {
 		}
 	}
 	return true
+}
+
+// checkDSAEntry: a DSA key entry serves its chain and public key; signing wraps
+// errors.ErrUnsupported.
+func checkDSAEntry(t *testing.T, s *Store, alias string) {
+	t.Helper()
+	ctx := context.Background()
+	e, err := s.Entry(ctx, alias)
+	if err != nil {
+		t.Errorf("%s: Entry of a DSA key: %v, want the entry (chain and public key)", alias, err)
+		return
+	}
+	if len(e.Chain()) == 0 || e.Public() == nil || e.Public() != e.Chain()[0].PublicKey {
+		t.Errorf("%s: DSA entry without its certificate or public key", alias)
+	}
+	signer, ok := e.(secrets.EntrySigner)
+	if !ok {
+		t.Fatalf("%s: DSA entry is no EntrySigner", alias)
+	}
+	if _, err := signer.Sign(ctx, make([]byte, 32), crypto.SHA256); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("%s: Sign: %v, want ErrUnsupported", alias, err)
+	}
 }

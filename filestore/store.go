@@ -361,6 +361,12 @@ func (fe *fileEntry) get(keyPassword string) (secrets.Entry, error) {
 		return fe.entry, fe.err
 	}
 	km, err := fe.material(keyPassword)
+	if errors.Is(err, errDSAKey) {
+		if e, ok := newDSAEntry(fe.d.Alias, fe.d.Material.Chain); ok {
+			fe.entry = e
+			return e, nil
+		}
+	}
 	if err != nil {
 		fe.err = err
 		return nil, err

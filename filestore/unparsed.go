@@ -123,6 +123,9 @@ type pkcs8Shape struct {
 func unsupportedKeyError(pkcs8 []byte, parseErr error) error {
 	var s pkcs8Shape
 	if rest, err := asn1.Unmarshal(pkcs8, &s); err == nil && len(rest) == 0 {
+		if s.Algorithm.Algorithm.Equal(oidPublicKeyDSA) {
+			return fmt.Errorf("%w: its certificate and public key are served, but it cannot sign here: %w", errDSAKey, errors.ErrUnsupported)
+		}
 		return fmt.Errorf("private key of %s: %w (only RSA and EC P-224/P-256/P-384/P-521 keys are served)",
 			algorithmName(s.Algorithm), errors.ErrUnsupported)
 	}
