@@ -3,6 +3,7 @@ package filestore
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -778,6 +779,17 @@ func (s *Store) Import(ctx context.Context, alias string, key secrets.KeyMateria
 	if key.Kind.Private() && len(key.Chain) == 0 {
 		return nil, &secrets.KeyError{Op: "import", Store: s.name, Alias: alias, Err: errors.New("a private key needs its certificate chain in a keystore (make a self-signed one with secrets.SelfSignedCertificate)")}
 	}
+	if c, ok := emptyDNSelfSigned(key); ok {
+		// A self-signed certificate with an empty name (what secrets.GenerateKeyMaterial
+		// makes from a KeySpec without Subject): issue it again as CN=<alias>, as Generate
+		// does, since Java would refuse the whole keystore.
+		nc, err := secrets.SelfSignedCertificate(key.Private.(crypto.Signer), secrets.KeySpec{
+			Subject: pkix.Name{CommonName: alias}, NotBefore: c.NotBefore, NotAfter: c.NotAfter})
+		if err != nil {
+			return nil, &secrets.KeyError{Op: "import", Store: s.name, Alias: alias, Err: err}
+		}
+		key.Chain = []*x509.Certificate{nc}
+	}
 	if err := javaAcceptsChain(key.Chain); err != nil {
 		return nil, &secrets.KeyError{Op: "import", Store: s.name, Alias: alias, Err: err}
 	}
@@ -872,4 +884,25 @@ func criticalSAN(c *x509.Certificate) bool {
 		}
 	}
 	return false
+}
+
+// emptyDNSelfSigned returns the certificate of a key pair whose only certificate is
+// self-signed under an empty name and matches its private key.
+func emptyDNSelfSigned(km secrets.KeyMaterial) (*x509.Certificate, bool) {
+	if !km.Kind.Private() || len(km.Chain) != 1 {
+		return nil, false
+	}
+	c := km.Chain[0]
+	if !bytes.Equal(c.RawIssuer, emptyDN) || !bytes.Equal(c.RawSubject, emptyDN) || c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) != nil {
+		return nil, false
+	}
+	k, ok := km.Private.(crypto.Signer)
+	if !ok {
+		return nil, false
+	}
+	pub, ok := k.Public().(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(c.PublicKey) {
+		return nil, false
+	}
+	return c, true
 }

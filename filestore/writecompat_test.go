@@ -34,9 +34,11 @@ func TestGenerateEmptySubjectDefaultsToAlias(t *testing.T) {
 	}
 }
 
-// TestImportRefusesCertificatesJavaRejects: a certificate with an empty issuer DN (what
-// secrets.SelfSignedCertificate makes from an empty KeySpec) is refused on import, naming
-// the problem; nothing is written.
+// TestImportRefusesCertificatesJavaRejects: a key pair whose self-signed certificate has an
+// empty name (what secrets.GenerateKeyMaterial makes from a KeySpec without Subject) is
+// imported with its certificate issued again as CN=<alias>; a trusted certificate with an
+// empty issuer DN is refused, naming the problem, and nothing is written. (TestMain has Java
+// load the file.)
 func TestImportRefusesCertificatesJavaRejects(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ks.p12")
@@ -50,16 +52,25 @@ func TestImportRefusesCertificatesJavaRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Import(ctx, "empty-dn", secrets.KeyMaterial{Kind: secrets.KindEC, Private: k, Chain: []*x509.Certificate{c}}, false)
+	e, err := s.Import(ctx, "empty-dn", secrets.KeyMaterial{Kind: secrets.KindEC, Private: k, Chain: []*x509.Certificate{c}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Chain()[0]; got.Subject.CommonName != "empty-dn" || got.Issuer.CommonName != "empty-dn" || !k.PublicKey.Equal(got.PublicKey) {
+		t.Errorf("imported certificate %q issued by %q, want CN=empty-dn for the same key", got.Subject, got.Issuer)
+	}
+	_, err = s.Import(ctx, "empty-trusted", secrets.KeyMaterial{Kind: secrets.KindCertificate, Chain: []*x509.Certificate{c}}, false)
 	var ke *secrets.KeyError
 	if !errors.As(err, &ke) || !strings.Contains(err.Error(), "empty issuer DN") {
-		t.Fatalf("Import: %v, want a KeyError naming the empty issuer DN", err)
+		t.Fatalf("Import trusted: %v, want a KeyError naming the empty issuer DN", err)
 	}
-	_, err = s.Import(ctx, "empty-dn", secrets.KeyMaterial{Kind: secrets.KindCertificate, Chain: []*x509.Certificate{c}}, false)
-	if !errors.As(err, &ke) {
-		t.Fatalf("Import trusted: %v, want a KeyError", err)
+	// A key pair whose empty-DN certificate is not its own self-signed one is refused too.
+	k2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, err = s.Import(ctx, "other-key", secrets.KeyMaterial{Kind: secrets.KindEC, Private: k2, Chain: []*x509.Certificate{c}}, false)
+	if !errors.As(err, &ke) || !strings.Contains(err.Error(), "empty issuer DN") {
+		t.Fatalf("Import with another key's empty-DN certificate: %v", err)
 	}
-	if a, _ := s.Aliases(ctx); len(a) != 0 {
-		t.Errorf("aliases %q after refused imports", a)
+	if a, _ := s.Aliases(ctx); len(a) != 1 {
+		t.Errorf("aliases %q, want only empty-dn", a)
 	}
 }
