@@ -77,7 +77,8 @@ type javaEntry struct {
 	epki    []byte // tag 1: DER EncryptedPrivateKeyInfo
 	sealed  *sealedKey
 	chain   []*x509.Certificate
-	iters   int // PBE iteration count, 0 when none
+	iters   int   // PBE iteration count, 0 when none
+	certErr error // a certificate of chain Go cannot parse (kept as DER)
 }
 
 // sealedKey is the content of a SealedObjectForKeyProtector.
@@ -116,13 +117,17 @@ func decodeJavaKeyStoreKeyPass(data []byte, storePassword, keyPassword string) (
 	}
 	out := make([]decoded, 0, len(ks.entries))
 	for i := range ks.entries {
+		// An entry that does not decode fails alone, as in Java: the integrity check passed.
 		d, err := ks.entries[i].decrypt(keyPassword)
 		if err != nil {
 			if errors.Is(err, errJavaKeyPass) && keyPassword != storePassword {
 				// The caller gave a separate key password: it is simply wrong.
 				err = fmt.Errorf("filestore: %s: alias %q: wrong key password: %w", ks.format, ks.entries[i].alias, secrets.ErrWrongPIN)
 			}
-			return "", nil, err
+			d = decoded{Alias: ks.entries[i].alias, Created: ks.entries[i].created, err: err,
+				Material: secrets.KeyMaterial{Kind: secrets.KindCertificate, Chain: ks.entries[i].chain}}
+		} else if ce := ks.entries[i].certErr; ce != nil {
+			d.err = fmt.Errorf("filestore: %s: alias %q: %w", ks.format, ks.entries[i].alias, ce)
 		}
 		out = append(out, d)
 	}
@@ -195,16 +200,20 @@ func parseJavaKeyStore(data []byte, storePassword string) (*javaKeyStore, error)
 		return nil, fmt.Errorf("filestore: %s: entry count %d is too large", format, count)
 	}
 	ks := &javaKeyStore{format: format, entries: make([]javaEntry, 0, count)}
-	seen := make(map[string]bool, count)
+	// A duplicated alias: the later entry wins, in the place of the first, as Java's
+	// Hashtable.put keeps it.
+	seen := make(map[string]int, count)
 	for range count {
 		e, err := r.entry(version)
 		if err != nil {
 			return nil, err
 		}
-		if seen[e.alias] {
-			return nil, fmt.Errorf("filestore: %s: duplicate alias %q", format, e.alias)
+		e.certErr = r.certErr
+		if i, ok := seen[e.alias]; ok {
+			ks.entries[i] = e
+			continue
 		}
-		seen[e.alias] = true
+		seen[e.alias] = len(ks.entries)
 		ks.entries = append(ks.entries, e)
 	}
 	if r.off != len(body) {
@@ -217,6 +226,8 @@ type ksReader struct {
 	b      []byte
 	off    int
 	format Format
+	// certErr is the first certificate of the current entry Go cannot parse.
+	certErr error
 }
 
 func (r *ksReader) fail(what string) error {
@@ -274,15 +285,19 @@ func (r *ksReader) cert(version uint32) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
+	c, err := parseCertificateKeepDER(der)
+	if c == nil {
 		return nil, r.fail("bad certificate: " + err.Error())
+	}
+	if err != nil && r.certErr == nil {
+		r.certErr = err
 	}
 	return c, nil
 }
 
 func (r *ksReader) entry(version uint32) (javaEntry, error) {
 	e := javaEntry{format: r.format}
+	r.certErr = nil
 	var err error
 	if e.tag, err = r.u32(); err != nil {
 		return e, err
@@ -459,7 +474,7 @@ func (e *javaEntry) decrypt(keyPassword string) (decoded, error) {
 	if err != nil {
 		var shape javaPKCS8Shape
 		if rest, err2 := asn1.Unmarshal(pkcs8, &shape); err2 == nil && len(rest) == 0 {
-			return d, fmt.Errorf("filestore: %s: alias %q: private key of algorithm %v: %w", e.format, e.alias, shape.Algorithm.Algorithm, errors.ErrUnsupported)
+			return d, fmt.Errorf("filestore: %s: alias %q: %w", e.format, e.alias, unsupportedKeyError(pkcs8, err))
 		}
 		return d, e.keyPassError(errors.New("decrypted private key is not PKCS#8"))
 	}

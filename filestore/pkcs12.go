@@ -4,15 +4,16 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/hmac"
+	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/subtle"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ var (
 	oidKeyAES              = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1}
 	oidKeyDESede           = asn1.ObjectIdentifier{1, 2, 840, 113549, 3, 7}
 	oidKeyPBEWithMD5AndDES = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 3}
+	oidPBMAC1              = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 14}
 )
 
 // secretKeyAlgs maps Java secret-key algorithm names to the OIDs PKCS12KeyStore writes.
@@ -152,12 +154,17 @@ func looksLikePKCS12(data []byte) bool {
 // decodePKCS12 verifies the MAC of a PKCS#12 file and returns its entries, their keys still
 // encrypted. A MAC that does not verify gives an error wrapping secrets.ErrWrongPIN.
 func decodePKCS12(data []byte, password string) (*p12File, error) {
+	return decodePKCS12Opts(data, password, false)
+}
+
+// decodePKCS12Opts is decodePKCS12; allowNoMAC accepts a file without a MAC (Config.AllowNoMAC).
+func decodePKCS12Opts(data []byte, password string, allowNoMAC bool) (*p12File, error) {
 	if len(data) > MaxFileSize {
 		return nil, p12Error("file of %d bytes exceeds the limit of %d", len(data), MaxFileSize)
 	}
 	var pfx pfxPDU
-	if err := strictUnmarshal(data, &pfx); err != nil {
-		return nil, p12Error("not a DER PKCS#12 file (%v); is the file truncated?", err)
+	if err := unmarshalBER(data, &pfx); err != nil {
+		return nil, p12Error("not a PKCS#12 file (%v); is the file truncated?", err)
 	}
 	if pfx.Version != 3 {
 		return nil, p12Error("version %d, want 3", pfx.Version)
@@ -166,19 +173,19 @@ func decodePKCS12(data []byte, password string) (*p12File, error) {
 		return nil, p12Error("authenticated safe of type %v: only password integrity (pkcs7-data) is supported, not public-key integrity", pfx.AuthSafe.ContentType)
 	}
 	var authSafe []byte
-	if err := strictUnmarshal(pfx.AuthSafe.Content.Bytes, &authSafe); err != nil {
+	if err := unmarshalBER(pfx.AuthSafe.Content.Bytes, &authSafe); err != nil {
 		return nil, p12Error("malformed authenticated safe: %v", err)
 	}
 	budget := &iterationBudget{left: openIterationBudget}
 	if len(pfx.MacData.Mac.Digest) == 0 && pfx.MacData.Mac.Algorithm.Algorithm == nil {
-		if password != "" {
-			return nil, p12Error("the file has no integrity MAC, so its contents cannot be checked against the password; open it with an empty password to accept it unprotected, or rewrite it with keytool")
+		if !allowNoMAC {
+			return nil, p12Error("the file has no integrity MAC, so nothing proves it was not altered (Java opens it under any password); set Config.AllowNoMAC to accept it, or rewrite it with a MAC: keytool -importkeystore -srckeystore FILE -srcstoretype PKCS12 -destkeystore keystore.p12 -deststoretype PKCS12")
 		}
 	} else if err := verifyMAC(&pfx.MacData, authSafe, password, budget); err != nil {
 		return nil, err
 	}
 	var cis []contentInfo
-	if err := strictUnmarshal(authSafe, &cis); err != nil {
+	if err := unmarshalBER(authSafe, &cis); err != nil {
 		return nil, p12Error("malformed authenticated safe: %v", err)
 	}
 	d := &bagDecoder{password: password, budget: budget}
@@ -186,12 +193,12 @@ func decodePKCS12(data []byte, password string) (*p12File, error) {
 		var contents []byte
 		switch {
 		case ci.ContentType.Equal(oidData):
-			if err := strictUnmarshal(ci.Content.Bytes, &contents); err != nil {
+			if err := unmarshalBER(ci.Content.Bytes, &contents); err != nil {
 				return nil, p12Error("content %d: malformed data: %v", i, err)
 			}
 		case ci.ContentType.Equal(oidEncryptedData):
 			var ed encryptedData
-			if err := strictUnmarshal(ci.Content.Bytes, &ed); err != nil {
+			if err := unmarshalBER(ci.Content.Bytes, &ed); err != nil {
 				return nil, p12Error("content %d: malformed encryptedData: %v", i, err)
 			}
 			ct, err := octets(ed.EncryptedContentInfo.EncryptedContent)
@@ -252,6 +259,9 @@ func macHash(oid asn1.ObjectIdentifier) (kdfHash, string, bool) {
 
 func verifyMAC(md *macData, authSafe []byte, password string, budget *iterationBudget) error {
 	h, _, ok := macHash(md.Mac.Algorithm.Algorithm)
+	if md.Mac.Algorithm.Algorithm.Equal(oidPBMAC1) {
+		return verifyPBMAC1(md, authSafe, password, budget)
+	}
 	if !ok {
 		return p12Error("MAC digest %v is not supported (want SHA-1, SHA-224, SHA-256, SHA-384 or SHA-512)", md.Mac.Algorithm.Algorithm)
 	}
@@ -277,6 +287,56 @@ func verifyMAC(md *macData, authSafe []byte, password string, budget *iterationB
 	return p12Error("the integrity MAC does not verify: %w (or the file was modified)", secrets.ErrWrongPIN)
 }
 
+type pbmac1Params struct {
+	KDF pkix.AlgorithmIdentifier
+	MAC pkix.AlgorithmIdentifier
+}
+
+// verifyPBMAC1 checks a PBMAC1 MAC (RFC 9579): HMAC-SHA-1/2 keyed by PBKDF2 over the password's
+// UTF-8 bytes with the parameters inside the algorithm identifier (MacData's own salt and
+// iteration count are not used). The PBKDF2 key length must be present and at least the
+// HMAC's output size: a short key would let a file be forged without the password.
+func verifyPBMAC1(md *macData, authSafe []byte, password string, budget *iterationBudget) error {
+	var p pbmac1Params
+	if err := strictUnmarshal(md.Mac.Algorithm.Parameters.FullBytes, &p); err != nil {
+		return p12Error("malformed PBMAC1 parameters: %v", err)
+	}
+	if !p.KDF.Algorithm.Equal(oidPBKDF2) {
+		return p12Error("PBMAC1 key derivation %v: %w (only PBKDF2)", p.KDF.Algorithm, errors.ErrUnsupported)
+	}
+	var kp pbkdf2Params
+	if err := strictUnmarshal(p.KDF.Parameters.FullBytes, &kp); err != nil {
+		return p12Error("malformed PBMAC1 PBKDF2 parameters: %v", err)
+	}
+	prf, ok := hmacPRF(kp.PRF.Algorithm)
+	if !ok {
+		return p12Error("PBMAC1 PBKDF2 PRF %v: %w", kp.PRF.Algorithm, errors.ErrUnsupported)
+	}
+	mac, ok := hmacPRF(p.MAC.Algorithm)
+	if !ok || len(p.MAC.Algorithm) == 0 {
+		return p12Error("PBMAC1 MAC %v: %w (HMAC-SHA-1, -224, -256, -384, -512)", p.MAC.Algorithm, errors.ErrUnsupported)
+	}
+	if len(kp.Salt) > maxSaltLen {
+		return p12Error("PBMAC1 salt of %d bytes exceeds the limit of %d", len(kp.Salt), maxSaltLen)
+	}
+	if size := mac().Size(); kp.KeyLength < size || kp.KeyLength > 1024 {
+		return p12Error("PBMAC1 PBKDF2 key length %d: RFC 9579 requires it, and at least the %d bytes of the HMAC, or the MAC could be forged without the password", kp.KeyLength, size)
+	}
+	if err := budget.spend(kp.Iterations); err != nil {
+		return p12Error("MAC: %v", err)
+	}
+	key, err := pbkdf2.Key(prf, password, kp.Salt, kp.Iterations, kp.KeyLength)
+	if err != nil {
+		return p12Error("PBMAC1: %v", err)
+	}
+	m := hmac.New(mac, key)
+	m.Write(authSafe)
+	if subtle.ConstantTimeCompare(m.Sum(nil), md.Mac.Digest) != 1 {
+		return p12Error("the integrity MAC (PBMAC1) does not verify: %w (or the file was modified)", secrets.ErrWrongPIN)
+	}
+	return nil
+}
+
 type bagDecoder struct {
 	password string
 	budget   *iterationBudget
@@ -295,6 +355,7 @@ type bagAttrs struct {
 	localKeyID   []byte
 	trusted      bool
 	cert         *x509.Certificate
+	certErr      error // the certificate is kept as DER only: Go cannot parse it
 	used         bool
 	inChain      bool
 }
@@ -304,7 +365,7 @@ func (d *bagDecoder) safeContents(der []byte, depth int) error {
 		return p12Error("safe contents nested more than %d deep", maxNesting)
 	}
 	var bags []asn1.RawValue
-	if err := strictUnmarshal(der, &bags); err != nil {
+	if err := unmarshalBER(der, &bags); err != nil {
 		return p12Error("malformed safe contents: %v", err)
 	}
 	for _, rb := range bags {
@@ -313,7 +374,7 @@ func (d *bagDecoder) safeContents(der []byte, depth int) error {
 			return p12Error("more than %d bags", maxBags)
 		}
 		var b safeBag
-		if err := strictUnmarshal(rb.FullBytes, &b); err != nil {
+		if err := unmarshalBER(rb.FullBytes, &b); err != nil {
 			return p12Error("malformed bag: %v", err)
 		}
 		a := bagAttrs{raw: rb.FullBytes, id: b.ID, value: b.Value.Bytes}
@@ -325,18 +386,18 @@ func (d *bagDecoder) safeContents(der []byte, depth int) error {
 			d.keys = append(d.keys, a)
 		case b.ID.Equal(oidCertBag):
 			var cb certBag
-			if err := strictUnmarshal(b.Value.Bytes, &cb); err != nil {
+			if err := unmarshalBER(b.Value.Bytes, &cb); err != nil {
 				return p12Error("malformed certificate bag: %v", err)
 			}
 			if !cb.ID.Equal(oidX509Certificate) {
 				d.extra = append(d.extra, rb.FullBytes) // an SDSI certificate, say: kept, unused
 				continue
 			}
-			c, err := x509.ParseCertificate(cb.Data)
-			if err != nil {
+			c, err := parseCertificateKeepDER(cb.Data)
+			if c == nil {
 				return p12Error("certificate %q: %v", a.friendlyName, err)
 			}
-			a.cert = c
+			a.cert, a.certErr = c, err
 			d.certs = append(d.certs, a)
 		case b.ID.Equal(oidSafeContentsBag):
 			if err := d.safeContents(b.Value.Bytes, depth+1); err != nil {
@@ -412,32 +473,33 @@ func createdFromLocalKeyID(id []byte) time.Time {
 	return time.UnixMilli(ms)
 }
 
-// assemble links key bags to their certificate chains and names entries as Java does:
-// the alias is the friendlyName; a key's leaf certificate carries the key's localKeyID; the
-// rest of the chain is found by issuer; certificate bags with Oracle's trustedKeyUsage are
-// trusted-certificate entries. A later entry with the same alias (ignoring case) replaces an
-// earlier one.
+// assemble links key bags to their certificate chains and names entries as Java 17 does:
+// the alias is the friendlyName in lower case (Java's PKCS12KeyStore folds it), or "1", "2",
+// ... for bags without one; a key's leaf certificate carries the key's localKeyID; the rest
+// of the chain is found by issuer name and key identifiers; certificate bags with Oracle's
+// trustedKeyUsage are trusted-certificate entries. A later entry with the same alias
+// replaces an earlier one, in the position of the first (Java's LinkedHashMap put).
 func (d *bagDecoder) assemble() (*p12File, error) {
 	f := &p12File{extra: d.extra}
 	var out []decoded
 	unnamed := 0
-	for _, k := range d.keys {
-		alias := k.friendlyName
-		if !k.hasName || alias == "" {
+	name := func(a *bagAttrs) string {
+		if !a.hasName || a.friendlyName == "" {
 			unnamed++
-			alias = "unfriendlyname-" + strconv.Itoa(unnamed)
-			if len(k.localKeyID) > 0 {
-				alias = "localkeyid-" + hex.EncodeToString(k.localKeyID)
-			}
+			return strconv.Itoa(unnamed)
 		}
-		e := decoded{Alias: alias, Created: createdFromLocalKeyID(k.localKeyID), localKeyID: k.localKeyID,
+		return strings.ToLower(a.friendlyName)
+	}
+	for i := range d.keys {
+		k := &d.keys[i]
+		e := decoded{Alias: name(k), Created: createdFromLocalKeyID(k.localKeyID), localKeyID: k.localKeyID,
 			key: &p12Key{bagID: k.id, value: k.value, raw: k.raw}}
 		if !k.id.Equal(oidSecretBag) && len(k.localKeyID) > 0 {
 			for i := range d.certs {
 				c := &d.certs[i]
 				if len(c.localKeyID) > 0 && bytes.Equal(c.localKeyID, k.localKeyID) {
 					c.used = true
-					e.Material.Chain = d.chain(c.cert)
+					e.Material.Chain, e.err = d.chain(c)
 					break
 				}
 			}
@@ -450,12 +512,7 @@ func (d *bagDecoder) assemble() (*p12File, error) {
 			continue
 		}
 		c.used = true
-		alias := c.friendlyName
-		if !c.hasName || alias == "" {
-			unnamed++
-			alias = "unfriendlyname-" + strconv.Itoa(unnamed)
-		}
-		out = append(out, decoded{Alias: alias, Created: createdFromLocalKeyID(c.localKeyID),
+		out = append(out, decoded{Alias: name(c), Created: createdFromLocalKeyID(c.localKeyID), err: c.certErr,
 			Material: secrets.KeyMaterial{Kind: secrets.KindCertificate, Chain: []*x509.Certificate{c.cert}}})
 	}
 	// Chain members and stray certificates are not entries; keep the stray ones verbatim.
@@ -465,7 +522,6 @@ func (d *bagDecoder) assemble() (*p12File, error) {
 			f.extra = append(f.extra, c.raw)
 		}
 	}
-	// Later duplicates win, in the position of the first (as a LinkedHashMap keeps it).
 	index := map[string]int{}
 	for _, e := range out {
 		k := strings.ToLower(e.Alias)
@@ -479,31 +535,49 @@ func (d *bagDecoder) assemble() (*p12File, error) {
 	return f, nil
 }
 
-// chain returns leaf followed by its issuers found among the file's certificates.
-func (d *bagDecoder) chain(leaf *x509.Certificate) []*x509.Certificate {
-	chain := []*x509.Certificate{leaf}
-	cur := leaf
+// chain returns leaf followed by its issuers found among the file's certificates, as Java
+// builds it: each next certificate's subject is the current one's issuer (preferring one
+// whose subject key identifier matches the authority key identifier, then one whose
+// signature verifies); it stops at a self-issued certificate, at a certificate already in
+// the chain (a loop of n certificates gives n), or at maxChainLen. The error is that of
+// the first certificate Go cannot parse, if any.
+func (d *bagDecoder) chain(leaf *bagAttrs) ([]*x509.Certificate, error) {
+	chain := []*x509.Certificate{leaf.cert}
+	err := leaf.certErr
+	cur := leaf.cert
 	for len(chain) < maxChainLen {
 		if bytes.Equal(cur.RawIssuer, cur.RawSubject) {
 			break
 		}
-		var next *x509.Certificate
+		var next *bagAttrs
+		score := -1
 		for i := range d.certs {
 			c := &d.certs[i]
-			if bytes.Equal(c.cert.RawSubject, cur.RawIssuer) && !c.cert.Equal(cur) {
-				if cur.CheckSignatureFrom(c.cert) == nil || next == nil {
-					next = c.cert
-					c.inChain = true
-				}
+			if !bytes.Equal(c.cert.RawSubject, cur.RawIssuer) || slices.ContainsFunc(chain, c.cert.Equal) {
+				continue
+			}
+			s := 0
+			if len(cur.AuthorityKeyId) > 0 && bytes.Equal(cur.AuthorityKeyId, c.cert.SubjectKeyId) {
+				s += 2
+			}
+			if c.certErr == nil && cur.PublicKey != nil && cur.CheckSignatureFrom(c.cert) == nil {
+				s++
+			}
+			if s > score {
+				next, score = c, s
 			}
 		}
 		if next == nil {
 			break
 		}
-		chain = append(chain, next)
-		cur = next
+		next.inChain = true
+		if err == nil {
+			err = next.certErr
+		}
+		chain = append(chain, next.cert)
+		cur = next.cert
 	}
-	return chain
+	return chain, err
 }
 
 // decryptKey decrypts a key bag with password and returns its material (without the chain).
@@ -521,14 +595,14 @@ func (k *p12Key) decrypt(password string) (secrets.KeyMaterial, error) {
 		return privateKeyMaterial(pt)
 	case k.bagID.Equal(oidSecretBag):
 		var sb secretBag
-		if err := strictUnmarshal(k.value, &sb); err != nil {
+		if err := unmarshalBER(k.value, &sb); err != nil {
 			return km, p12Error("malformed secret bag: %v", err)
 		}
 		var epki []byte
 		switch {
 		case sb.ID.Equal(oidShroudedKeyBag):
 			// keytool wraps the EncryptedPrivateKeyInfo in an extra OCTET STRING.
-			if err := strictUnmarshal(sb.Value.Bytes, &epki); err != nil {
+			if err := unmarshalBER(sb.Value.Bytes, &epki); err != nil {
 				return km, p12Error("malformed secret bag value: %v", err)
 			}
 		default:
@@ -545,7 +619,7 @@ func (k *p12Key) decrypt(password string) (secrets.KeyMaterial, error) {
 
 func decryptEPKI(der []byte, password string) ([]byte, error) {
 	var epki encryptedPrivateKeyInfo
-	if err := strictUnmarshal(der, &epki); err != nil {
+	if err := unmarshalBER(der, &epki); err != nil {
 		return nil, p12Error("malformed EncryptedPrivateKeyInfo: %v", err)
 	}
 	pt, err := pbeDecrypt(epki.Algorithm, password, epki.Data, nil)
@@ -562,7 +636,7 @@ func privateKeyMaterial(pkcs8 []byte) (secrets.KeyMaterial, error) {
 	var km secrets.KeyMaterial
 	key, err := x509.ParsePKCS8PrivateKey(pkcs8)
 	if err != nil {
-		return km, p12Error("private key: %v (a wrong key password can also cause this)", err)
+		return km, p12Error("%w", unsupportedKeyError(pkcs8, err))
 	}
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
@@ -580,7 +654,7 @@ func secretKeyMaterial(pt []byte) (secrets.KeyMaterial, error) {
 	var km secrets.KeyMaterial
 	var ski secretKeyInfo
 	if _, err := asn1.Unmarshal(pt, &ski); err != nil {
-		return km, p12Error("malformed secret key (a wrong key password can also cause this)")
+		return km, p12Error("the secret key did not decrypt to a key: the key password is wrong: %w", secrets.ErrWrongPIN)
 	}
 	if len(ski.Key) == 0 {
 		return km, p12Error("empty secret key")

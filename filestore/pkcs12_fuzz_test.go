@@ -45,6 +45,12 @@ func FuzzPKCS12(f *testing.F) {
 	// iterations and with RSA keys, are read by TestPKCS12Fixtures instead.
 	f.Add(cheapP12(f))
 	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x03})
+	// BER (NSS) and no-MAC files of the corpus: their structure, not their KDFs, is the point.
+	for _, name := range []string{"nss-ec.p12", "ossl-all-none-nomac.p12", "bc-ber.p12"} {
+		if b, err := os.ReadFile("testdata/corpus/files/" + name); err == nil {
+			f.Add(b)
+		}
+	}
 	old := iterationLimit
 	iterationLimit = 64 // beyond the seeds' single iteration only the limit check matters
 	f.Cleanup(func() { iterationLimit = old })
@@ -59,6 +65,14 @@ func FuzzPKCS12(f *testing.F) {
 }
 
 func fuzzDecode(t *testing.T, data []byte) {
+	// Without a MAC the bag parsers are reached directly.
+	if p, err := decodePKCS12Opts(data, "changeit", true); err == nil {
+		for _, e := range p.entries {
+			if e.key != nil {
+				e.key.decrypt("changeit") //nolint:errcheck // only panics matter here
+			}
+		}
+	}
 	p, err := decodePKCS12(data, "changeit")
 	if err != nil {
 		if strings.Contains(err.Error(), "changeit") {

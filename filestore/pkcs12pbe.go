@@ -193,7 +193,22 @@ func pbeDecrypt(alg pkix.AlgorithmIdentifier, password string, ct []byte, budget
 	if err != nil {
 		return nil, err
 	}
-	return cbcDecrypt(block, iv, ct)
+	pt, err := cbcDecrypt(block, iv, ct)
+	if errors.Is(err, errPadding) && password == "" {
+		// Some writers (Windows, old NSS) encode the empty password as no bytes at all,
+		// without the BMPString terminator: try that form too. Padding decides, as Java's
+		// and OpenSSL's readers do; the MAC was verified before.
+		if err := budget.spend(p.Iterations); err != nil {
+			return nil, err
+		}
+		key = pkcs12KDF(kdfSHA1, nil, p.Salt, kdfKey, p.Iterations, keyLen)
+		iv = pkcs12KDF(kdfSHA1, nil, p.Salt, kdfIV, p.Iterations, ivLen)
+		if block, err = mk(key); err != nil {
+			return nil, err
+		}
+		return cbcDecrypt(block, iv, ct)
+	}
+	return pt, err
 }
 
 func pbes2Decrypt(params []byte, password string, ct []byte, budget *iterationBudget) ([]byte, error) {

@@ -3,6 +3,10 @@ package filestore
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +50,11 @@ type Config struct {
 	// Iterations is the PBKDF2 and MAC iteration count used when writing. 0 means 10000,
 	// Java 17's default; it must not exceed MaxIterations.
 	Iterations int
+	// AllowNoMAC accepts a PKCS#12 file that has no integrity MAC (openssl pkcs12 -nomac,
+	// keytool with keystore.pkcs12.macAlgorithm=NONE). Java opens such files under any
+	// password; here they are refused unless this is set, because nothing proves the file
+	// was not altered. Encrypted contents still have to decrypt with Password.
+	AllowNoMAC bool
 }
 
 func (c *Config) keyPassword() string {
@@ -70,8 +79,9 @@ func (c *Config) iterations() int {
 // PKCS#12 keys are decrypted lazily, on the first Entry of their alias, and the entry is then
 // kept. Writes are read-modify-write under an advisory lock (flock on "<file>.lock"), so two
 // processes using this package never lose each other's changes; the file is replaced
-// atomically (temporary file in the same directory, fsync, rename, fsync of the directory)
-// with mode 0600; a file opened through a symbolic link is replaced where the link points.
+// atomically (temporary file in the same directory, fsync, rename, fsync of the directory),
+// keeping the file's mode, owner and group (a new file has mode 0600); a file opened
+// through a symbolic link is replaced where the link points.
 // Untouched PKCS#12 key bags are written back byte for byte.
 //
 // A Store is safe for concurrent use. Entries it returned stay usable after a reload or a
@@ -229,11 +239,13 @@ func decodeFile(data []byte, path string, cfg *Config) (*state, error) {
 			st.entries = append(st.entries, &fileEntry{d: d})
 		}
 		return st, nil
+	case foreignFormat(path, data) != nil:
+		return nil, foreignFormat(path, data)
 	case looksLikePKCS12(data):
 		if err := checkType(path, cfg.Type, PKCS12); err != nil {
 			return nil, err
 		}
-		f, err := decodePKCS12(data, cfg.Password)
+		f, err := decodePKCS12Opts(data, cfg.Password, cfg.AllowNoMAC)
 		if err != nil {
 			return nil, fmt.Errorf("filestore: %s: %w", path, trimPrefix(err))
 		}
@@ -245,7 +257,7 @@ func decodeFile(data []byte, path string, cfg *Config) (*state, error) {
 	case len(data) == 0:
 		return nil, fmt.Errorf("filestore: %s is empty, not a keystore (an empty PKCS12 keystore still has a header: create one with Config.Create)", path)
 	}
-	return nil, fmt.Errorf("filestore: %s is not a keystore: neither PKCS#12 (DER) nor JCEKS/JKS (magic CECECECE/FEEDFEED)", path)
+	return nil, fmt.Errorf("filestore: %s is not a keystore this package reads: neither PKCS#12 nor JCEKS/JKS (magic CECECECE/FEEDFEED), nor a format it recognises (BKS, UBER, BCFKS, PEM); if Java reads it, convert it with `keytool -importkeystore -srckeystore %s -srcstoretype TYPE -destkeystore keystore.p12 -deststoretype PKCS12`", path, path)
 }
 
 // trimPrefix drops the "filestore: " of an inner error so that messages read once.
@@ -317,9 +329,13 @@ func (s *Store) current() (*state, error) {
 // Entry returns the entry under alias (Java keystores fold case: an exact match wins, else
 // a case-insensitive one). A PKCS#12 key is decrypted on first use.
 //
+// Aliases are reported as Java reports them: PKCS#12 aliases in lower case (Java's
+// PKCS12KeyStore folds them), entries without a friendlyName as "1", "2", ...
+//
 // Errors: ctx.Err(); secrets.ErrClosed; a *secrets.KeyError wrapping secrets.ErrNotFound
-// for an unknown alias, or wrapping secrets.ErrWrongPIN when the key does not decrypt with
-// the key password.
+// for an unknown alias, wrapping secrets.ErrWrongPIN when the key does not decrypt with
+// the key password, or wrapping errors.ErrUnsupported, naming the algorithm or curve, for a
+// key or certificate Go cannot use (DSA, secp256k1, ...): the other entries still work.
 func (s *Store) Entry(ctx context.Context, alias string) (secrets.Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -346,6 +362,12 @@ func (fe *fileEntry) get(keyPassword string) (secrets.Entry, error) {
 		return fe.entry, fe.err
 	}
 	km, err := fe.material(keyPassword)
+	if errors.Is(err, errDSAKey) {
+		if e, ok := newDSAEntry(fe.d.Alias, fe.d.Material.Chain); ok {
+			fe.entry = e
+			return e, nil
+		}
+	}
 	if err != nil {
 		fe.err = err
 		return nil, err
@@ -356,6 +378,9 @@ func (fe *fileEntry) get(keyPassword string) (secrets.Entry, error) {
 
 // material returns the entry's key material, decrypting it if needed (not cached).
 func (fe *fileEntry) material(keyPassword string) (secrets.KeyMaterial, error) {
+	if fe.d.err != nil {
+		return secrets.KeyMaterial{}, fe.d.err
+	}
 	if fe.d.key == nil {
 		return fe.d.Material, nil
 	}
@@ -604,8 +629,15 @@ func (s *Store) save(st *state) error {
 		return err
 	}
 	st.info = info
+	if savedHook != nil {
+		savedHook(data, s.cfg.Password, s.cfg.keyPassword())
+	}
 	return nil
 }
+
+// savedHook, when set (by the tests), sees every file this package writes, so that the test
+// binary can have Java load each of them.
+var savedHook func(data []byte, password, keyPassword string)
 
 // realPath returns path with symbolic links resolved, so that a keystore opened through a
 // link is replaced where the link points (as keytool writes it) and the link stays; path
@@ -654,9 +686,11 @@ func uniqueLocalKeyID(t time.Time, used map[string]bool) []byte {
 }
 
 // writeAtomic replaces path with data: a temporary file in the same directory, written,
-// fsynced and renamed over path, then the directory fsynced. The file has mode 0600.
+// fsynced and renamed over path, then the directory fsynced. An existing file's mode, owner
+// and group are kept (owner and group where the process may set them); a new file has
+// mode 0600.
 func writeAtomic(path string, data []byte) (fs.FileInfo, error) {
-	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
+	if err := atomicfile.Replace(path, data, 0o600); err != nil {
 		return nil, fmt.Errorf("filestore: saving %s: %w", path, err)
 	}
 	return os.Stat(path)
@@ -719,6 +753,11 @@ func (s *Store) Generate(ctx context.Context, alias string, spec secrets.KeySpec
 	if err := s.exists(alias); err != nil {
 		return nil, err
 	}
+	if spec.Kind.Private() && len(spec.Subject.ToRDNSequence()) == 0 {
+		// Java refuses a keystore holding a certificate with an empty issuer DN; keytool
+		// requires a name. Default to CN=<alias>, as hsmstore.Generate does.
+		spec.Subject = pkix.Name{CommonName: alias}
+	}
 	km, err := secrets.GenerateKeyMaterial(spec)
 	if err != nil {
 		return nil, err
@@ -739,6 +778,20 @@ func (s *Store) Import(ctx context.Context, alias string, key secrets.KeyMateria
 	}
 	if key.Kind.Private() && len(key.Chain) == 0 {
 		return nil, &secrets.KeyError{Op: "import", Store: s.name, Alias: alias, Err: errors.New("a private key needs its certificate chain in a keystore (make a self-signed one with secrets.SelfSignedCertificate)")}
+	}
+	if c, ok := emptyDNSelfSigned(key); ok {
+		// A self-signed certificate with an empty name (what secrets.GenerateKeyMaterial
+		// makes from a KeySpec without Subject): issue it again as CN=<alias>, as Generate
+		// does, since Java would refuse the whole keystore.
+		nc, err := secrets.SelfSignedCertificate(key.Private.(crypto.Signer), secrets.KeySpec{
+			Subject: pkix.Name{CommonName: alias}, NotBefore: c.NotBefore, NotAfter: c.NotAfter})
+		if err != nil {
+			return nil, &secrets.KeyError{Op: "import", Store: s.name, Alias: alias, Err: err}
+		}
+		key.Chain = []*x509.Certificate{nc}
+	}
+	if err := javaAcceptsChain(key.Chain); err != nil {
+		return nil, &secrets.KeyError{Op: "import", Store: s.name, Alias: alias, Err: err}
 	}
 	if key.Kind.Symmetric() {
 		if _, err := secretKeyOID(key); err != nil {
@@ -805,3 +858,51 @@ var (
 	_ secrets.Deleter   = (*Store)(nil)
 	_ secrets.Notifier  = (*Store)(nil)
 )
+
+// emptyDN is the DER of an empty Name (an empty SEQUENCE).
+var emptyDN = []byte{0x30, 0x00}
+
+// javaAcceptsChain refuses certificates Java's X509CertImpl rejects when it loads a keystore
+// (and with them the whole keystore): an empty issuer DN ("Empty issuer DN not allowed in
+// X509Certificates"), and an empty subject DN without a critical subjectAltName extension.
+func javaAcceptsChain(chain []*x509.Certificate) error {
+	for i, c := range chain {
+		if len(c.RawIssuer) == 0 || bytes.Equal(c.RawIssuer, emptyDN) {
+			return fmt.Errorf("certificate %d of the chain has an empty issuer DN, which Java refuses (and with it the whole keystore): issue it with a subject name (secrets.KeySpec.Subject)", i)
+		}
+		if bytes.Equal(c.RawSubject, emptyDN) && !criticalSAN(c) {
+			return fmt.Errorf("certificate %d of the chain has an empty subject DN without a critical subjectAltName, which Java refuses: issue it with a subject name (secrets.KeySpec.Subject)", i)
+		}
+	}
+	return nil
+}
+
+func criticalSAN(c *x509.Certificate) bool {
+	for _, e := range c.Extensions {
+		if e.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 17}) {
+			return e.Critical
+		}
+	}
+	return false
+}
+
+// emptyDNSelfSigned returns the certificate of a key pair whose only certificate is
+// self-signed under an empty name and matches its private key.
+func emptyDNSelfSigned(km secrets.KeyMaterial) (*x509.Certificate, bool) {
+	if !km.Kind.Private() || len(km.Chain) != 1 {
+		return nil, false
+	}
+	c := km.Chain[0]
+	if !bytes.Equal(c.RawIssuer, emptyDN) || !bytes.Equal(c.RawSubject, emptyDN) || c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) != nil {
+		return nil, false
+	}
+	k, ok := km.Private.(crypto.Signer)
+	if !ok {
+		return nil, false
+	}
+	pub, ok := k.Public().(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(c.PublicKey) {
+		return nil, false
+	}
+	return c, true
+}

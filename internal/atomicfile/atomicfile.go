@@ -18,6 +18,22 @@ func TempPattern(path string) string { return "." + filepath.Base(path) + ".tmp*
 // renames it over path and fsyncs the directory. path itself is replaced: resolve a symbolic
 // link first (filepath.EvalSymlinks) to write where it points. Errors name the step.
 func WriteFile(path string, data []byte, perm fs.FileMode) error {
+	return writeFile(path, data, perm, nil)
+}
+
+// Replace is WriteFile for a file that may already exist: the new file gets the existing
+// file's permission bits and, where the process may set them (root, or the same owner),
+// its owner and group, so that replacing a keystore as root leaves it readable by the
+// service that owns it. perm applies when path does not exist yet.
+func Replace(path string, data []byte, perm fs.FileMode) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return writeFile(path, data, perm, nil)
+	}
+	return writeFile(path, data, st.Mode().Perm(), func(f *os.File) error { return keepOwner(f, st) })
+}
+
+func writeFile(path string, data []byte, perm fs.FileMode, prepare func(*os.File) error) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, TempPattern(path))
 	if err != nil {
@@ -33,6 +49,11 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 	}()
 	if err := f.Chmod(perm); err != nil {
 		return err
+	}
+	if prepare != nil {
+		if err := prepare(f); err != nil {
+			return err
+		}
 	}
 	if _, err := f.Write(data); err != nil {
 		return err

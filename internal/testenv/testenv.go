@@ -28,6 +28,7 @@ const (
 	OpenCryptoki = "opencryptoki" // pkcsslotd, pkcsconf and the soft token
 	TPM2         = "tpm2"         // tpm2-pkcs11 over swtpm + tpm2-abrmd
 	NSS          = "nss"          // NSS softokn and certutil
+	Pyca         = "pyca"         // python3-cryptography with its test vectors (python3-cryptography-vectors)
 )
 
 // Required reports whether SECRETSTORES_REQUIRE names tool (or "all").
