@@ -96,6 +96,10 @@ func parseSimple(v *node) (*simpleValue, error) {
 		return nil, err
 	}
 	switch k := v.get("key"); {
+	case hasStable && k != nil:
+		// "key" is a prefix of "keySize" and the MAC input has no separators:
+		// "key":"Size32" authenticates as "keySize":32 would. One name for the key.
+		return nil, malformed("both \"stableId\" and \"key\" name the key: a value has one of them")
 	case hasStable:
 		sv.alias = stable
 	case k == nil:
