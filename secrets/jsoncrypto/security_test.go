@@ -428,3 +428,26 @@ func TestSecurityKeyMemberFoldsKeySize(t *testing.T) {
 		t.Fatalf("the value itself: %s %v", pt, err)
 	}
 }
+
+// TestMAC2016FieldsLeavesPurposeOpen backs Options.MACFields' doc: under MAC2016Fields the
+// purpose and keySize of an IDM-shaped value are outside the MAC, so a value moves to
+// another allowed secret id mapping the same alias, and a changed keySize fails to decrypt.
+func TestMAC2016FieldsLeavesPurposeOpen(t *testing.T) {
+	f := newFixture(t)
+	p := f.provider(t, mapping(idConfig, aliasA), mapping(DefaultSecretID, aliasA))
+	c := codec(t, p, &Options{MACFields: MAC2016Fields})
+	v, err := c.Encrypt(f.ctx, idConfig, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := tamper(t, v, "purpose", `"`+DefaultSecretID+`"`)
+	if pt, err := c.Decrypt(f.ctx, moved); err != nil || string(pt) != `"x"` {
+		t.Errorf("a value moved to another secret id: %s %v", pt, err)
+	}
+	if _, err := codec(t, p, nil).Decrypt(f.ctx, moved); !errors.Is(err, secrets.ErrVerification) {
+		t.Errorf("MACAllFields: %v", err)
+	}
+	if _, err := c.Decrypt(f.ctx, tamper(t, v, "keySize", "32")); !errors.Is(err, secrets.ErrVerification) {
+		t.Errorf("keySize changed: %v", err)
+	}
+}

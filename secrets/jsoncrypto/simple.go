@@ -558,7 +558,8 @@ func (c *Codec) decryptSimple(ctx context.Context, sv *simpleValue) (json.RawMes
 	if !hmac.Equal(m.w.(hash.Hash).Sum(st.sum[:0])[:macSize], sv.mac) {
 		return nil, fmt.Errorf("jsoncrypto: MAC of the value named %q does not verify: %w", sv.alias, secrets.ErrVerification)
 	}
-	// The MAC has verified: the value's fields are the ones its maker wrote.
+	// The MAC has verified: the fields it covers (Options.MACFields) are the ones the
+	// key holder wrote.
 	size := sv.keySize
 	switch {
 	case size != 0:
