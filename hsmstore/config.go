@@ -247,7 +247,7 @@ func parseURI(s string) (*uri, error) {
 			}
 			k, v, ok := strings.Cut(attr, "=")
 			if !ok {
-				return fmt.Errorf("hsmstore: pkcs11 URI attribute %s has no '=' (write name=value)", uriAttrName(k))
+				return fmt.Errorf("hsmstore: pkcs11 URI attribute %s has no '=' (write name=value)", bareAttrName(k))
 			}
 			k = strings.ToLower(k)
 			val, err := url.PathUnescape(v)
@@ -303,10 +303,42 @@ func parseURI(s string) (*uri, error) {
 }
 
 // isPINAttr reports whether a URI attribute name (or what stands in its place when '=' is
-// missing) is, or looks like, a PIN attribute: pin-value, pin-source or a mistyped one.
+// missing) is, or looks like, a PIN attribute: pin-value, pin-source or a mistyped one,
+// percent-encoded or not. A name whose percent-encoding is broken counts as one.
 func isPINAttr(k string) bool {
-	k = strings.ToLower(strings.TrimSpace(k))
-	return strings.HasPrefix(k, "pin") || strings.HasPrefix(k, "%70") // %70 is 'p'
+	k = strings.TrimSpace(k)
+	if d, err := url.PathUnescape(k); err == nil {
+		k = d
+	} else {
+		return true
+	}
+	return strings.HasPrefix(strings.ToLower(k), "pin")
+}
+
+// uriAttrNames are the attribute names of RFC 7512 (and p11-kit's module-*), which errors
+// may show.
+var uriAttrNames = map[string]bool{
+	"token": true, "serial": true, "manufacturer": true, "model": true, "slot-description": true,
+	"slot-manufacturer": true, "slot-id": true, "library-description": true,
+	"library-manufacturer": true, "library-version": true, "object": true, "id": true,
+	"type": true, "module-name": true, "module-path": true, "pin-value": true, "pin-source": true,
+}
+
+// bareAttrName is how errors name an attribute without '=': it may be a name and a value run
+// together (pin-value:4711, pni-value:4711), so only its leading letters and hyphens are
+// shown, and only when they are a known attribute name.
+func bareAttrName(attr string) string {
+	i := 0
+	for i < len(attr) && (attr[i] == '-' || 'a' <= attr[i]|0x20 && attr[i]|0x20 <= 'z') {
+		i++
+	}
+	if name := strings.ToLower(attr[:i]); uriAttrNames[name] {
+		return strconv.Quote(name)
+	}
+	if isPINAttr(attr) {
+		return `"pin-…" (a PIN attribute, not shown)`
+	}
+	return "(not shown: without '=' it may hold a PIN)"
 }
 
 // uriAttrName is how errors name a URI attribute: quoted and truncated, and for a PIN

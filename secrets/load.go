@@ -21,8 +21,10 @@ const MaxConfigSize = 4 << 20
 // LoadConfig reads IDM's secrets.json: "stores" (name, class, config with per-store
 // "mappings") and "populateDefaults", with every &{name|default} expression expanded from
 // props (nil means EnvProperties()) and IDM's type wrappers ($int, $bool, $number, $list,
-// $array, $base64:encode, $base64:decode) applied. Errors name the JSON path and, for
-// expressions, the property; they never contain a property's value.
+// $array, $base64:encode, $base64:decode) applied. Each string has the budget of Expand;
+// all the strings of the file share one of 10 × MaxExpansions expressions and MaxConfigSize
+// bytes of expanded output. Errors name the JSON path and, for expressions, the property;
+// they never contain a property's value.
 func LoadConfig(path string, props Properties) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -141,7 +143,8 @@ func ParseConfig(data []byte, props Properties) (*Config, error) {
 // LoadConfig does for secrets.json. Objects come back as map[string]any, arrays as []any,
 // numbers as json.Number (or int64, float64 from $int, $number), so callers read the
 // settings they know. Errors are LoadConfig's: they name the JSON path and the property,
-// never a property's value. data is bounded by MaxConfigSize.
+// never a property's value. data is bounded by MaxConfigSize, and its expressions by
+// LoadConfig's budget.
 func ResolveJSON(data []byte, props Properties) (any, error) {
 	return resolveFile(data, props, "configuration file")
 }
@@ -164,7 +167,7 @@ func resolveFile(data []byte, props Properties, name string) (any, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("secrets: %s has data after the top-level value: remove it (a stray '}' or ']'?)", name)
 	}
-	return resolve(raw, "", props, 0)
+	return resolve(raw, "", props, new(exprBudget), 0)
 }
 
 func parseMappings(v any, path string) ([]Mapping, error) {
@@ -245,13 +248,13 @@ func stringList(v any, path string) ([]string, error) {
 const maxJSONDepth = 64
 
 // resolve expands expressions in every string of v and applies IDM's $-wrappers.
-func resolve(v any, path string, props Properties, depth int) (any, error) {
+func resolve(v any, path string, props Properties, fb *exprBudget, depth int) (any, error) {
 	if depth > maxJSONDepth {
 		return nil, fmt.Errorf("secrets: %s: JSON nests more than %d deep", path, maxJSONDepth)
 	}
 	switch x := v.(type) {
 	case string:
-		s, err := Expand(x, props)
+		s, err := expandIn(x, props, fb)
 		if err != nil {
 			var ee *ExprError
 			if errors.As(err, &ee) {
@@ -263,7 +266,7 @@ func resolve(v any, path string, props Properties, depth int) (any, error) {
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			r, err := resolve(e, path+"/"+strconv.Itoa(i), props, depth+1)
+			r, err := resolve(e, path+"/"+strconv.Itoa(i), props, fb, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -274,13 +277,13 @@ func resolve(v any, path string, props Properties, depth int) (any, error) {
 		if len(x) == 1 {
 			for k, inner := range x {
 				if strings.HasPrefix(k, "$") {
-					return wrapper(k, inner, path, props, depth)
+					return wrapper(k, inner, path, props, fb, depth)
 				}
 			}
 		}
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			r, err := resolve(e, path+"/"+escapePointer(k), props, depth+1)
+			r, err := resolve(e, path+"/"+escapePointer(k), props, fb, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -303,9 +306,9 @@ func escapePointer(k string) string {
 }
 
 // wrapper applies IDM's type wrappers: {"$int": "&{port|8443}"} and the like.
-func wrapper(kind string, inner any, path string, props Properties, depth int) (any, error) {
+func wrapper(kind string, inner any, path string, props Properties, fb *exprBudget, depth int) (any, error) {
 	p := path + "/" + escapePointer(kind)
-	r, err := resolve(inner, p, props, depth+1)
+	r, err := resolve(inner, p, props, fb, depth+1)
 	if err != nil {
 		return nil, err
 	}

@@ -154,7 +154,16 @@ const (
 	// MaxExpansions is the number of &{...} expressions one call of [Expand] (one string of a
 	// secrets.json) may expand, counting those inside property values and defaults.
 	MaxExpansions = 1000
+	// maxFileExpansions and maxFileExprOutput bound the expressions of all the strings of
+	// one file together (ParseConfig, LoadConfig, ResolveJSON), as maxExprOutput and
+	// MaxExpansions bound one string's.
+	maxFileExpansions = 10 * MaxExpansions
+	maxFileExprOutput = MaxConfigSize
 )
+
+// An exprBudget counts the expressions, and the bytes they expand to, of all the strings of
+// one file.
+type exprBudget struct{ count, size int }
 
 // An ExprError is a failure to expand a &{...} expression: an undefined property without a
 // default, a cycle, or a malformed expression. It names the property (or, for a name computed
@@ -200,10 +209,15 @@ var ErrTooManyExpansions = fmt.Errorf("more than %d expressions to expand: prope
 // [MaxExpansions] expressions (ErrTooManyExpansions) or more than 1 MiB of output is an
 // *ExprError. Property values never appear in errors.
 func Expand(s string, props Properties) (string, error) {
+	return expandIn(s, props, nil)
+}
+
+// expandIn is Expand with the budget of a file shared by its strings (nil: none).
+func expandIn(s string, props Properties, file *exprBudget) (string, error) {
 	if !strings.Contains(s, "&{") {
 		return s, nil
 	}
-	x := expander{props: props}
+	x := expander{props: props, file: file}
 	out, err := x.expand(s, 0)
 	if err != nil {
 		return "", err
@@ -216,6 +230,7 @@ type expander struct {
 	stack []exprFrame // properties being expanded, for cycle detection
 	size  int
 	count int // expressions expanded so far
+	file  *exprBudget
 }
 
 // An exprFrame is a property being expanded: its name, and how errors call it (the name, or
@@ -242,6 +257,11 @@ func (x *expander) expand(s string, depth int) (string, error) {
 		if x.count > MaxExpansions {
 			return "", &ExprError{Err: ErrTooManyExpansions}
 		}
+		if x.file != nil {
+			if x.file.count++; x.file.count > maxFileExpansions {
+				return "", &ExprError{Err: fmt.Errorf("the file's strings take more than %d expressions in all: %w", maxFileExpansions, ErrTooManyExpansions)}
+			}
+		}
 		nameExpr := s[i+2 : end]
 		var defExpr *string
 		if bar >= 0 {
@@ -267,6 +287,11 @@ func (x *expander) expand(s string, depth int) (string, error) {
 		x.size += len(val)
 		if x.size > maxExprOutput {
 			return "", &ExprError{Property: label, Err: fmt.Errorf("expansion exceeds %d bytes", maxExprOutput)}
+		}
+		if x.file != nil {
+			if x.file.size += len(val); x.file.size > maxFileExprOutput {
+				return "", &ExprError{Property: label, Err: fmt.Errorf("the file's expressions expand to more than %d bytes in all", maxFileExprOutput)}
+			}
 		}
 		s = s[end+1:]
 	}

@@ -336,8 +336,10 @@ func (p *Provider) Valid(ctx context.Context, secretID string, pu Purpose) ([]*S
 }
 
 // Named returns the key with the given alias among secretID's valid keys for pu: how data that
-// names its key (IDM's stableId, a JWT kid) finds it without trial. An alias not mapped to
-// secretID for pu is ErrNotFound.
+// names its key (IDM's stableId, a JWT kid) finds it without trial. alias is the entry's own
+// alias (Secret.Alias), which is the mapping's alias except where a store resolves one to
+// another entry (a key directory's version-relative aliases). An alias that is none of the
+// valid keys' is ErrNotFound, or the store's error when a store could not be asked.
 //
 // A warm call (the valid keys cached) touches no store and does not allocate.
 func (p *Provider) Named(ctx context.Context, secretID string, pu Purpose, alias string) (*Secret, error) {
@@ -367,11 +369,31 @@ func (p *Provider) Named(ctx context.Context, secretID string, pu Purpose, alias
 	if !pu.rotates() && len(groups) > 1 {
 		groups = groups[:1]
 	}
+	var byMapping *Secret
 	for _, g := range groups {
 		if g.alias == alias {
 			s, _, err := p.resolve(ctx, pl, g)
-			return s, err
+			if err != nil || s.Alias() == alias {
+				return s, err
+			}
+			byMapping = s
+			break
 		}
+	}
+	// A store may name an entry otherwise than the mapping does (a key directory's "jwt.v-1"
+	// is the entry "jwt.v1", and its "jwt" the newest version, not the file "jwt"): look among
+	// the valid keys by their own aliases, as a warm call does.
+	valid, err := p.Valid(ctx, secretID, pu)
+	for _, s := range valid {
+		if s.Alias() == alias {
+			return s, nil
+		}
+	}
+	if byMapping != nil {
+		return byMapping, nil
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
 	}
 	return nil, &KeyError{Op: "named", SecretID: secretID, Purpose: pu, Alias: alias,
 		Err: fmt.Errorf("%w: the alias is not among the secret id's valid aliases", ErrNotFound)}

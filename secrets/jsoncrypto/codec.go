@@ -48,7 +48,9 @@ const (
 	MACAllFields MACFields = iota
 	// MAC2016Fields: only cipher, key, data, iv and salt; any other field (stableId,
 	// purpose, keySize) is outside the MAC. For IDM 7/8 values, should they turn out to be
-	// made that way.
+	// made that way. Anyone can then change those fields without the key: a value can be
+	// moved to another secret id of Options.SecretIDs that maps the same alias (it still
+	// decrypts, with the same key), and a changed keySize makes the decryption fail.
 	MAC2016Fields
 )
 

@@ -398,3 +398,56 @@ func TestSecurityItem4VerifyBindsSecretID(t *testing.T) {
 		t.Error("a signature under another alias verified")
 	}
 }
+
+// TestSecurityKeyMemberFoldsKeySize: "key" is a prefix of "keySize" and the MAC input has no
+// separators, so "keySize":32 and "key":"Size32" give the same MAC input. With "stableId"
+// naming the key, the "key" string was ignored and the value, now without keySize, derived
+// as many bytes as the key has: a value whose members were changed decrypted with no error.
+// A value naming its key twice ("stableId" and a "key" string) is refused.
+func TestSecurityKeyMemberFoldsKeySize(t *testing.T) {
+	f := newFixture(t)
+	p := f.provider(t, mapping(idConfig, aliasB)) // keyB: 32 bytes
+	c := codec(t, p, &Options{KeySize: 32})
+	v, err := c.Encrypt(f.ctx, idConfig, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	folded := tamper(t, tamper(t, v, "keySize", ""), "key", `"Size32"`)
+	pt, err := c.Decrypt(f.ctx, folded)
+	if err == nil {
+		t.Fatalf("a value whose keySize was folded into \"key\" decrypted to %s", pt)
+	}
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), `"stableId" and "key"`) {
+		t.Errorf("folded keySize: %v", err)
+	}
+	if _, err := Inspect(folded); !errors.Is(err, ErrMalformed) {
+		t.Errorf("Inspect: %v", err)
+	}
+	// The unchanged value still decrypts.
+	if pt, err := c.Decrypt(f.ctx, v); err != nil || string(pt) != `"x"` {
+		t.Fatalf("the value itself: %s %v", pt, err)
+	}
+}
+
+// TestMAC2016FieldsLeavesPurposeOpen backs Options.MACFields' doc: under MAC2016Fields the
+// purpose and keySize of an IDM-shaped value are outside the MAC, so a value moves to
+// another allowed secret id mapping the same alias, and a changed keySize fails to decrypt.
+func TestMAC2016FieldsLeavesPurposeOpen(t *testing.T) {
+	f := newFixture(t)
+	p := f.provider(t, mapping(idConfig, aliasA), mapping(DefaultSecretID, aliasA))
+	c := codec(t, p, &Options{MACFields: MAC2016Fields})
+	v, err := c.Encrypt(f.ctx, idConfig, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := tamper(t, v, "purpose", `"`+DefaultSecretID+`"`)
+	if pt, err := c.Decrypt(f.ctx, moved); err != nil || string(pt) != `"x"` {
+		t.Errorf("a value moved to another secret id: %s %v", pt, err)
+	}
+	if _, err := codec(t, p, nil).Decrypt(f.ctx, moved); !errors.Is(err, secrets.ErrVerification) {
+		t.Errorf("MACAllFields: %v", err)
+	}
+	if _, err := c.Decrypt(f.ctx, tamper(t, v, "keySize", "32")); !errors.Is(err, secrets.ErrVerification) {
+		t.Errorf("keySize changed: %v", err)
+	}
+}

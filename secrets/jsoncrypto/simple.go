@@ -96,6 +96,10 @@ func parseSimple(v *node) (*simpleValue, error) {
 		return nil, err
 	}
 	switch k := v.get("key"); {
+	case hasStable && k != nil:
+		// "key" is a prefix of "keySize" and the MAC input has no separators:
+		// "key":"Size32" authenticates as "keySize":32 would. One name for the key.
+		return nil, malformed("both \"stableId\" and \"key\" name the key: a value has one of them")
 	case hasStable:
 		sv.alias = stable
 	case k == nil:
@@ -554,7 +558,8 @@ func (c *Codec) decryptSimple(ctx context.Context, sv *simpleValue) (json.RawMes
 	if !hmac.Equal(m.w.(hash.Hash).Sum(st.sum[:0])[:macSize], sv.mac) {
 		return nil, fmt.Errorf("jsoncrypto: MAC of the value named %q does not verify: %w", sv.alias, secrets.ErrVerification)
 	}
-	// The MAC has verified: the value's fields are the ones its maker wrote.
+	// The MAC has verified: the fields it covers (Options.MACFields) are the ones the
+	// key holder wrote.
 	size := sv.keySize
 	switch {
 	case size != 0:
