@@ -109,6 +109,30 @@ type state struct {
 	entries []*fileEntry // file order
 	extra   [][]byte
 	info    fs.FileInfo // of the file read; nil for a file not yet on disk
+	index   *aliasIndex // built by reindex when the state is published; nil: scan
+}
+
+// aliasIndex maps an alias, and its lower-case form, to the first entry bearing it, so
+// that a lookup in a keystore of thousands of entries does not scan them. A miss still
+// scans (for the rare case-folding that lower-casing does not catch).
+type aliasIndex struct {
+	exact, folded map[string]int
+}
+
+// reindex builds st's alias index; a state must be re-indexed after its entries change
+// (lookup checks each hit and falls back to a scan, so a stale index is slow, not wrong).
+func (st *state) reindex() {
+	ix := &aliasIndex{exact: make(map[string]int, len(st.entries)), folded: make(map[string]int, len(st.entries))}
+	for i, e := range st.entries {
+		if _, ok := ix.exact[e.d.Alias]; !ok {
+			ix.exact[e.d.Alias] = i
+		}
+		l := strings.ToLower(e.d.Alias)
+		if _, ok := ix.folded[l]; !ok {
+			ix.folded[l] = i
+		}
+	}
+	st.index = ix
 }
 
 type fileEntry struct {
@@ -120,6 +144,16 @@ type fileEntry struct {
 }
 
 func (st *state) lookup(alias string) (int, *fileEntry) {
+	if ix := st.index; ix != nil {
+		if i, ok := ix.exact[alias]; ok && i < len(st.entries) && st.entries[i].d.Alias == alias {
+			return i, st.entries[i]
+		}
+		if _, ok := ix.exact[alias]; !ok {
+			if i, ok := ix.folded[strings.ToLower(alias)]; ok && i < len(st.entries) && strings.EqualFold(st.entries[i].d.Alias, alias) {
+				return i, st.entries[i]
+			}
+		}
+	}
 	for i, e := range st.entries {
 		if e.d.Alias == alias {
 			return i, e
@@ -137,6 +171,7 @@ func (st *state) lookup(alias string) (int, *fileEntry) {
 func (st *state) clone() *state {
 	c := *st
 	c.entries = slices.Clone(st.entries)
+	c.index = nil
 	return &c
 }
 
@@ -238,6 +273,7 @@ func decodeFile(data []byte, path string, cfg *Config) (*state, error) {
 		for _, d := range entries {
 			st.entries = append(st.entries, &fileEntry{d: d})
 		}
+		st.reindex()
 		return st, nil
 	case foreignFormat(path, data) != nil:
 		return nil, foreignFormat(path, data)
@@ -253,6 +289,7 @@ func decodeFile(data []byte, path string, cfg *Config) (*state, error) {
 		for _, d := range f.entries {
 			st.entries = append(st.entries, &fileEntry{d: d})
 		}
+		st.reindex()
 		return st, nil
 	case len(data) == 0:
 		return nil, fmt.Errorf("filestore: %s is empty, not a keystore (an empty PKCS12 keystore still has a header: create one with Config.Create)", path)
@@ -599,6 +636,7 @@ func (s *Store) modify(ctx context.Context, op, alias string, fn func(st *state)
 		if changed, err = fn(next); err != nil {
 			return err
 		}
+		next.reindex()
 		if err := s.save(next); err != nil {
 			return err
 		}

@@ -47,8 +47,8 @@
 // hook. The IDM profile thus accepts what IDM accepts: IDM checks only now < exp and
 // now < tokenIdleTimeSeconds. Each failure wraps one
 // sentinel ([ErrMalformed], [ErrSignature], [ErrExpired], ...); errors never carry key bytes,
-// and quote from the token only header values, claim names and times (truncated). Validated tokens are cached by their SHA-256 so a resent cookie costs
-// no RSA decryption.
+// and quote from the token only header values, claim names and times (truncated). Validated and issued tokens are cached by their SHA-256 (a bounded
+// LRU, [Config].CacheSize) so a resent cookie costs no RSA decryption.
 //
 // # Concurrency
 //

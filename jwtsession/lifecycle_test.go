@@ -173,6 +173,7 @@ func TestNotExtractable(t *testing.T) {
 	require.NoError(t, err)
 	tok, err := m.Issue(ctx, jwtsession.Claims{Principal: "hsm"})
 	require.NoError(t, err)
+	m.Forget(tok) // Issue cached it: make this Validate verify
 	before := ws.macs.Load()
 	s, err := m.Validate(ctx, tok)
 	require.NoError(t, err)
@@ -201,7 +202,8 @@ func TestCacheAndRevocation(t *testing.T) {
 		return nil
 	}})
 	require.NoError(t, err)
-	tok, err := m.Issue(ctx, jwtsession.Claims{Principal: "p"})
+	// A token issued elsewhere: the first Validate decrypts, the next ones hit the cache.
+	tok, err := e.manager(jwtsession.Config{}).Issue(ctx, jwtsession.Claims{Principal: "p"})
 	require.NoError(t, err)
 	_, err = m.Validate(ctx, tok)
 	require.NoError(t, err)
@@ -210,13 +212,19 @@ func TestCacheAndRevocation(t *testing.T) {
 	_, err = m.Validate(ctx, tok)
 	require.NoError(t, err)
 	assert.Equal(t, n, ws.decrypts.Load(), "a cache hit costs no RSA decryption")
+	// A token this Manager issued is warm from the start.
+	own, err := m.Issue(ctx, jwtsession.Claims{Principal: "o"})
+	require.NoError(t, err)
+	_, err = m.Validate(ctx, own)
+	require.NoError(t, err)
+	assert.Equal(t, n, ws.decrypts.Load(), "an issued token is cached by Issue")
 
 	// Deadlines apply on cache hits too.
 	e.clock.Advance(jwtsession.DefaultIdleTimeout + jwtsession.DefaultIDMLeeway)
 	_, err = m.Validate(ctx, tok)
 	assert.ErrorIs(t, err, jwtsession.ErrIdleExpired)
 
-	tok2, err := m.Issue(ctx, jwtsession.Claims{Principal: "q"})
+	tok2, err := e.manager(jwtsession.Config{}).Issue(ctx, jwtsession.Claims{Principal: "q"})
 	require.NoError(t, err)
 	s, err := m.Validate(ctx, tok2)
 	require.NoError(t, err)

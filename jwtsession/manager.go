@@ -300,7 +300,39 @@ func (m *Manager) seal(ctx context.Context, s *Session) error {
 		return fmt.Errorf("jwtsession: %w", err)
 	}
 	s.Token, s.SigningKey, s.EncryptionKey = tok, sigSec.Alias(), encSec.Alias()
+	m.cacheIssued(s, payload)
 	return nil
+}
+
+// cacheIssued caches a token just issued or refreshed, so its first Validate is a hit. The
+// cached session is the one Validate would make: the claims parsed back from payload.
+func (m *Manager) cacheIssued(s *Session, payload []byte) {
+	if m.cache == nil {
+		return
+	}
+	cs, err := parseClaims(payload)
+	if err != nil {
+		return // Validate will report it
+	}
+	cs.SigningKey, cs.EncryptionKey = s.SigningKey, s.EncryptionKey
+	now := m.now()
+	if m.checkTimes(cs, now) != nil {
+		return
+	}
+	if until := m.cacheUntil(cs, now); until.After(now) {
+		m.cache.put(cacheKey(s.Token), cs, until)
+	}
+}
+
+// cacheUntil is when a session cached at now goes stale: its own deadline (plus leeway),
+// or the end of the Provider's lease on the keys that validated it, whichever is first
+// (now itself when the Provider caches nothing: then nothing is cached).
+func (m *Manager) cacheUntil(s *Session, now time.Time) time.Time {
+	until := s.Deadline().Add(m.cfg.Leeway)
+	if lease := now.Add(m.p.Lease()); lease.Before(until) {
+		until = lease
+	}
+	return until
 }
 
 // Validate checks token and returns its session. The order is: size (over
@@ -327,7 +359,7 @@ func (m *Manager) Validate(ctx context.Context, token string) (*Session, error) 
 				m.cache.remove(key)
 				return nil, err
 			}
-			return m.revocation(ctx, s, key)
+			return m.revocation(ctx, s, key, token)
 		}
 	}
 	s, err := m.open(ctx, token)
@@ -338,29 +370,26 @@ func (m *Manager) Validate(ctx context.Context, token string) (*Session, error) 
 		return nil, err
 	}
 	if m.cache != nil {
-		until := s.Deadline().Add(m.cfg.Leeway)
-		// No longer than the Provider serves the keys that validated it (none when it
-		// does not cache them).
-		if lease := now.Add(m.p.Lease()); lease.Before(until) {
-			until = lease
-		}
-		if until.After(now) {
-			m.cache.put(key, s, until, now)
+		s.Token = "" // the cache keeps claims only; the token is the caller's
+		if until := m.cacheUntil(s, now); until.After(now) {
+			m.cache.put(key, s, until)
 		}
 	}
-	return m.revocation(ctx, s, key)
+	return m.revocation(ctx, s, key, token)
 }
 
-func (m *Manager) revocation(ctx context.Context, s *Session, key [32]byte) (*Session, error) {
+// revocation asks the revocation hook about a copy of s carrying token, and returns it.
+func (m *Manager) revocation(ctx context.Context, s *Session, key [32]byte, token string) (*Session, error) {
+	c := *s
+	c.Token = token
 	if m.cfg.Revoked != nil {
-		if err := m.cfg.Revoked(ctx, s); err != nil {
+		if err := m.cfg.Revoked(ctx, &c); err != nil {
 			if m.cache != nil {
 				m.cache.remove(key)
 			}
 			return nil, fmt.Errorf("%w: %w", ErrRevoked, err)
 		}
 	}
-	c := *s
 	return &c, nil
 }
 

@@ -132,6 +132,7 @@ func TestSoftHSM(t *testing.T) {
 			require.NoError(t, err)
 			tok, err := fm.Issue(ctx, jwtsession.Claims{})
 			require.NoError(t, err)
+			fm.Forget(tok) // Issue cached it: make this Validate decrypt
 			_, err = fm.Validate(ctx, tok)
 			require.Error(t, err)
 			assert.True(t, errors.Is(err, errors.ErrUnsupported), "%v", err)
