@@ -198,6 +198,11 @@ func TestSignVerify(t *testing.T) {
 	if err := Verify(ctx, p, "mixed", &conf, msg); !errors.Is(err, secrets.ErrNotFound) {
 		t.Fatalf("unknown alias: %v", err)
 	}
+	// A forged signature naming an unmapped alias is a "no", not a fault: it wraps
+	// ErrVerification (before, only ErrNotFound, which a caller could answer with a 500).
+	if err := Verify(ctx, p, "mixed", &conf, msg); !errors.Is(err, secrets.ErrVerification) || strings.Contains(err.Error(), "%!") {
+		t.Fatalf("unknown alias is not a verification failure: %v", err)
+	}
 	if err := Verify(ctx, p, "hmac", nil, msg); err == nil {
 		t.Fatal("nil signature")
 	}

@@ -104,8 +104,9 @@ func Sign(ctx context.Context, p *secrets.Provider, secretID string, msg []byte)
 // (so signatures made before a rotation verify while the old alias is mapped). The algorithm
 // must be the one the key's kind signs with: an RSA or EC key never checks an HS256 tag, nor
 // a secret key an RS256 signature. Every refusal of the signature wraps
-// secrets.ErrVerification; the Provider's errors (ErrNotFound for an alias secretID does not
-// map, ErrNoMapping, ErrUnavailable) are returned as they are.
+// secrets.ErrVerification, including a signature naming an alias secretID does not map (that
+// error also wraps ErrNotFound); the Provider's other errors (ErrNoMapping, ErrUnavailable)
+// are returned as they are.
 func Verify(ctx context.Context, p *secrets.Provider, secretID string, sig *Signature, msg []byte) error {
 	if p == nil || sig == nil {
 		return fmt.Errorf("jsoncrypto: nil Provider or Signature")
@@ -115,6 +116,12 @@ func Verify(ctx context.Context, p *secrets.Provider, secretID string, sig *Sign
 			clip(sig.SecretID), secretID, secrets.ErrVerification)
 	}
 	s, err := p.Named(ctx, secretID, secrets.Verify, sig.Alias)
+	if errors.Is(err, secrets.ErrNotFound) {
+		// The signature names a key secretID does not map: a refusal of the signature,
+		// which a caller must not take for a store fault.
+		return fmt.Errorf("jsoncrypto: the signature names key %q, not a valid VERIFY key of %q: %w: %w",
+			clip(sig.Alias), secretID, secrets.ErrVerification, err)
+	}
 	if err != nil {
 		return fmt.Errorf("jsoncrypto: verify: %w", err)
 	}
