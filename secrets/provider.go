@@ -338,8 +338,11 @@ func (p *Provider) Valid(ctx context.Context, secretID string, pu Purpose) ([]*S
 // Named returns the key with the given alias among secretID's valid keys for pu: how data that
 // names its key (IDM's stableId, a JWT kid) finds it without trial. alias is the entry's own
 // alias (Secret.Alias), which is the mapping's alias except where a store resolves one to
-// another entry (a key directory's version-relative aliases). An alias that is none of the
-// valid keys' is ErrNotFound, or the store's error when a store could not be asked.
+// another entry (a key directory's version-relative aliases). An exact match wins; otherwise
+// the alias matches without regard to case when exactly one valid key's does (Java reports
+// PKCS#12 aliases in lower case, so a value or token written with "MyKey" still finds it;
+// two valid keys differing only in case are never guessed between). An alias that is none
+// of the valid keys' is ErrNotFound, or the store's error when a store could not be asked.
 //
 // A warm call (the valid keys cached) touches no store and does not allocate.
 func (p *Provider) Named(ctx context.Context, secretID string, pu Purpose, alias string) (*Secret, error) {
@@ -358,6 +361,9 @@ func (p *Provider) Named(ctx context.Context, secretID string, pu Purpose, alias
 				if s.entry.Alias() == alias {
 					return s, nil
 				}
+			}
+			if s := foldMatch(c.s, alias); s != nil {
+				return s, nil
 			}
 		}
 	}
@@ -391,6 +397,9 @@ func (p *Provider) Named(ctx context.Context, secretID string, pu Purpose, alias
 	}
 	if byMapping != nil {
 		return byMapping, nil
+	}
+	if s := foldMatch(valid, alias); s != nil {
+		return s, nil
 	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
@@ -570,4 +579,19 @@ func (p *Provider) evict(si int, aliases []string) {
 	}
 	p.gen.Add(1)
 	p.mu.Unlock()
+}
+
+// foldMatch returns the one Secret among ss whose alias equals alias without regard to case,
+// or nil when none or several do.
+func foldMatch(ss []*Secret, alias string) *Secret {
+	var found *Secret
+	for _, s := range ss {
+		if strings.EqualFold(s.entry.Alias(), alias) {
+			if found != nil {
+				return nil
+			}
+			found = s
+		}
+	}
+	return found
 }
