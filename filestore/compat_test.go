@@ -3,6 +3,7 @@ package filestore
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"encoding/base64"
 	"errors"
 	"os"
@@ -48,8 +49,9 @@ func TestNoMACNeedsAllowNoMAC(t *testing.T) {
 }
 
 // TestPBMAC1RFC9579 reads the PKCS#12 files of RFC 9579 Appendix A (PBMAC1, password
-// "1234"): A.1 opens and its key and certificate are served; a wrong password fails with
-// ErrWrongPIN; A.4 (wrong iteration count) and A.5 (wrong salt) do not verify; A.6 (no PBKDF2
+// "1234"): A.1 opens and its key and certificate are served; A.2 (HMAC-SHA-256, PRF
+// HMAC-SHA-512) and A.3 (HMAC-SHA-512 and PRF) open and serve the same key and certificate;
+// a wrong password fails all three with ErrWrongPIN; A.4 (wrong iteration count) and A.5 (wrong salt) do not verify; A.6 (no PBKDF2
 // key length, the short-key bypass) is refused under the right and a wrong password alike.
 func TestPBMAC1RFC9579(t *testing.T) {
 	ctx := context.Background()
@@ -65,21 +67,36 @@ func TestPBMAC1RFC9579(t *testing.T) {
 		}
 		return p
 	}
-	s, err := Open(ctx, file("A.1"), Config{Password: "1234"})
-	if err != nil {
-		t.Fatalf("A.1: %v", err)
+	key := func(section string) secrets.KeyMaterial {
+		s, err := Open(ctx, file(section), Config{Password: "1234"})
+		if err != nil {
+			t.Fatalf("%s: %v", section, err)
+		}
+		defer s.Close()
+		aliases, _ := s.Aliases(ctx)
+		if len(aliases) != 1 {
+			t.Fatalf("%s: aliases %q, want one key entry", section, aliases)
+		}
+		km, err := s.KeyMaterial(ctx, aliases[0])
+		if err != nil || !km.Kind.Private() || len(km.Chain) != 1 {
+			t.Fatalf("%s: %v %v chain %d", section, err, km.Kind, len(km.Chain))
+		}
+		return km
 	}
-	aliases, _ := s.Aliases(ctx)
-	if len(aliases) != 1 {
-		t.Fatalf("A.1: aliases %q, want one key entry", aliases)
+	a1 := key("A.1")
+	for _, sec := range []string{"A.2", "A.3"} {
+		km := key(sec)
+		if priv, ok := km.Private.(interface{ Equal(crypto.PrivateKey) bool }); !ok || !priv.Equal(a1.Private) {
+			t.Errorf("%s: the private key is not A.1's", sec)
+		}
+		if !bytes.Equal(km.Chain[0].Raw, a1.Chain[0].Raw) {
+			t.Errorf("%s: the certificate is not A.1's", sec)
+		}
 	}
-	km, err := s.KeyMaterial(ctx, aliases[0])
-	if err != nil || !km.Kind.Private() || len(km.Chain) != 1 {
-		t.Fatalf("A.1: %v %v chain %d", err, km.Kind, len(km.Chain))
-	}
-	s.Close()
-	if _, err := Open(ctx, file("A.1"), Config{Password: "12345"}); !errors.Is(err, secrets.ErrWrongPIN) || !strings.Contains(err.Error(), "PBMAC1") {
-		t.Errorf("A.1, wrong password: %v, want ErrWrongPIN naming PBMAC1", err)
+	for _, sec := range []string{"A.1", "A.2", "A.3"} {
+		if _, err := Open(ctx, file(sec), Config{Password: "12345"}); !errors.Is(err, secrets.ErrWrongPIN) || !strings.Contains(err.Error(), "PBMAC1") {
+			t.Errorf("%s, wrong password: %v, want ErrWrongPIN naming PBMAC1", sec, err)
+		}
 	}
 	for _, sec := range []string{"A.4", "A.5"} {
 		if _, err := Open(ctx, file(sec), Config{Password: "1234"}); !errors.Is(err, secrets.ErrWrongPIN) {
