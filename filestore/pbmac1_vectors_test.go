@@ -2,7 +2,7 @@ package filestore
 
 import "strings"
 
-// The PKCS#12 files of RFC 9579 Appendix A (also in RFC 9879), password "1234", copied from
+// The PKCS#12 files of RFC 9579 Appendix A, password "1234", copied from
 // the RFC's appendix as reproduced in OpenJDK's test/jdk/sun/security/pkcs12/PBMAC1Encoding.java.
 // A.4, A.5 and A.6 differ from A.1 only in their first line (the outer length) and their
 // MacData, so they are built from A.1's body here; A.2 and A.3 were made with their own salts
