@@ -43,6 +43,13 @@ func fixture(b *testing.B) *benchFixture {
 		f := &bench
 		f.tok = softhsmtest.New(b, "bench")
 		ctx := context.Background()
+		// crypto11 first: it refuses a module someone else initialised, while hsmstore
+		// shares one crypto11 initialised (and leaves its finalisation to crypto11). The
+		// login is shared too (C_Login says already logged in).
+		f.c11, f.err = crypto11.Configure(&crypto11.Config{Path: f.tok.Module, TokenLabel: f.tok.Label, Pin: f.tok.PIN, MaxSessions: 16})
+		if f.err != nil {
+			return
+		}
 		f.st, f.err = hsmstore.Open(ctx, hsmstore.Config{Library: f.tok.Module, TokenLabel: f.tok.Label, PIN: f.tok.PIN})
 		if f.err != nil {
 			return
@@ -59,11 +66,6 @@ func fixture(b *testing.B) *benchFixture {
 			{SecretID: "aes", Types: []secrets.Purpose{secrets.Encrypt}, Aliases: []string{"aes"}},
 			{SecretID: "rsa", Types: []secrets.Purpose{secrets.Sign}, Aliases: []string{"rsa"}},
 		}, nil)
-		if f.err != nil {
-			return
-		}
-		// crypto11 on the same token: the login is shared (C_Login says already logged in).
-		f.c11, f.err = crypto11.Configure(&crypto11.Config{Path: f.tok.Module, TokenLabel: f.tok.Label, Pin: f.tok.PIN, MaxSessions: 16})
 		if f.err != nil {
 			return
 		}
