@@ -24,11 +24,12 @@ import (
 	"time"
 
 	"github.com/secretstores/secretstores/hsmstore"
+	"github.com/secretstores/secretstores/internal/p11test"
 	"github.com/secretstores/secretstores/internal/softhsmtest"
 	"github.com/secretstores/secretstores/secrets"
 )
 
-func TestMain(m *testing.M) { softhsmtest.Main(m) }
+func TestMain(m *testing.M) { p11test.Main(m) }
 
 func open(t testing.TB, tok *softhsmtest.Token) *hsmstore.Store {
 	t.Helper()

@@ -74,3 +74,9 @@ func (s *Store) Stats() Stats { return Stats{} }
 
 // Close does nothing without cgo.
 func (s *Store) Close() error { return nil }
+
+// Capabilities returns nil without cgo.
+func (s *Store) Capabilities() []Capability { return nil }
+
+// Supports fails without cgo with an error wrapping errors.ErrUnsupported.
+func (s *Store) Supports(c Capability) error { return errNoCgo }
