@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"errors"
 	"sync"
 	"testing"
 
@@ -24,6 +25,7 @@ type matrixBench struct {
 	prov *secrets.Provider
 	p11  *pkcs11.Ctx
 	slot uint
+	pin  string
 }
 
 var matrixBenches sync.Map // module name -> *matrixBench
@@ -58,7 +60,7 @@ func matrixFixture(b *testing.B, tok *p11test.Token) *matrixBench {
 	}
 	f.p11 = pkcs11.New(tok.Module.Path)
 	_ = f.p11.Initialize() // already initialised by the Store: CKR_CRYPTOKI_ALREADY_INITIALIZED
-	f.slot = tok.SlotID
+	f.slot, f.pin = tok.SlotID, tok.PIN
 	matrixBenches.Store(tok.Module.Name, f)
 	return f
 }
@@ -68,6 +70,11 @@ func matrixFixture(b *testing.B, tok *p11test.Token) *matrixBench {
 func (f *matrixBench) rawFind(b *testing.B, cls uint, alias string) (pkcs11.SessionHandle, pkcs11.ObjectHandle) {
 	sh, err := f.p11.OpenSession(f.slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
 	if err != nil {
+		b.Fatal(err)
+	}
+	// Through p11-kit-client.so the raw handle's sessions are not the Store's application:
+	// log in (CKR_USER_ALREADY_LOGGED_IN elsewhere).
+	if err := f.p11.Login(sh, pkcs11.CKU_USER, f.pin); err != nil && !errors.Is(err, pkcs11.Error(pkcs11.CKR_USER_ALREADY_LOGGED_IN)) {
 		b.Fatal(err)
 	}
 	attr := uint(pkcs11.CKA_LABEL)
