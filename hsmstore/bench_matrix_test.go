@@ -37,14 +37,8 @@ func matrixFixture(b *testing.B, tok *p11test.Token) *matrixBench {
 	}
 	ctx := context.Background()
 	f := &matrixBench{}
-	if tok.Module.Name == p11test.TPM2 {
-		tok.AddKey(b, "bench-hmac", p11test.TPMHMACSHA256)
-		tok.AddKey(b, "bench-rsa", p11test.TPMRSA2048)
-	}
+	f.st = openToken(b, tok) // tpm2's keys: tpmKeys
 	var err error
-	if f.st, err = hsmstore.Open(ctx, hsmstore.Config{Library: tok.Module.Path, TokenLabel: tok.Label, PIN: tok.PIN}); err != nil {
-		b.Fatal(err)
-	}
 	for alias, kind := range map[string]secrets.Kind{"bench-hmac": secrets.KindSecret, "bench-rsa": secrets.KindRSA} {
 		if _, err := f.st.Entry(ctx, alias); err != nil {
 			if _, err := f.st.Generate(ctx, alias, secrets.KeySpec{Kind: kind}); err != nil {

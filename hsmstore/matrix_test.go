@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/secretstores/secretstores/hsmstore"
@@ -32,28 +33,42 @@ func eachStoreModule(t *testing.T, f func(t *testing.T, tok *p11test.Token)) {
 	}
 }
 
-// openToken opens a Store on a p11test token.
+// matrixStores holds one Store per matrix token for the whole test binary: never closed, so
+// that no module is finalised and initialised again between tests (opencryptoki has crashed
+// in a second C_Initialize in one process while other processes restarted its daemon).
+var matrixStores sync.Map // Token.String() -> *hsmstore.Store
+
+// tpmKeys are the keys the matrix tests and benchmarks use on tpm2, made with tpm2_ptool
+// before the Store opens the token (the module reads its objects at login).
+var tpmKeys = map[string]string{
+	"oaep-tamper": p11test.TPMRSA2048, "mac-forged": p11test.TPMHMACSHA256, "cap-aes": p11test.TPMAES256,
+	"bench-hmac": p11test.TPMHMACSHA256, "bench-rsa": p11test.TPMRSA2048,
+}
+
+// openToken returns the Store of a p11test token, opening it on first use.
 func openToken(t testing.TB, tok *p11test.Token) *hsmstore.Store {
 	t.Helper()
+	if s, ok := matrixStores.Load(tok.String()); ok {
+		return s.(*hsmstore.Store)
+	}
+	if tok.Module.Name == p11test.TPM2 {
+		for alias, alg := range tpmKeys {
+			tok.AddKey(t, alias, alg)
+		}
+	}
 	s, err := hsmstore.Open(context.Background(), hsmstore.Config{Library: tok.Module.Path, TokenLabel: tok.Label, PIN: tok.PIN})
 	if err != nil {
 		t.Fatalf("open %v: %v", tok, err)
 	}
-	t.Cleanup(func() { s.Close() })
+	matrixStores.Store(tok.String(), s)
 	return s
 }
 
-// matrixKey returns the entry alias of kind on tok, made once per test binary: with
-// tpm2_ptool on tpm2 (no C_GenerateKey there; key pairs come from the TPM), with Generate
-// elsewhere. The store must be opened after it on tpm2 (the module reads objects at login),
-// so it takes the token and returns an open store.
+// matrixKey returns the Store of tok and the entry alias of kind on it: made by tpm2_ptool
+// on tpm2 (see tpmKeys; no C_GenerateKey there), by Generate elsewhere, once per binary.
 func matrixKey(t *testing.T, tok *p11test.Token, alias string, kind secrets.Kind) (*hsmstore.Store, secrets.Entry) {
 	t.Helper()
 	ctx := context.Background()
-	if tok.Module.Name == p11test.TPM2 {
-		alg := map[secrets.Kind]string{secrets.KindSecret: p11test.TPMHMACSHA256, secrets.KindRSA: p11test.TPMRSA2048, secrets.KindEC: p11test.TPMECP256}[kind]
-		tok.AddKey(t, alias, alg)
-	}
 	s := openToken(t, tok)
 	e, err := s.Entry(ctx, alias)
 	if errors.Is(err, secrets.ErrNotFound) && tok.Module.Name != p11test.TPM2 {
@@ -196,9 +211,6 @@ func TestMatrixCapabilities(t *testing.T) {
 	}
 	eachStoreModule(t, func(t *testing.T, tok *p11test.Token) {
 		ctx := context.Background()
-		if tok.Module.Name == p11test.TPM2 {
-			tok.AddKey(t, "cap-aes", p11test.TPMAES256)
-		}
 		s := openToken(t, tok)
 		t.Logf("%v: %v", tok, s.Capabilities())
 		for _, c := range lacks[tok.Module.Name] {
