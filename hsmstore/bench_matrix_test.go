@@ -7,7 +7,6 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"errors"
-	"sync"
 	"testing"
 
 	"github.com/miekg/pkcs11"
@@ -28,13 +27,8 @@ type matrixBench struct {
 	pin  string
 }
 
-var matrixBenches sync.Map // module name -> *matrixBench
-
 func matrixFixture(b *testing.B, tok *p11test.Token) *matrixBench {
 	b.Helper()
-	if f, ok := matrixBenches.Load(tok.Module.Name); ok {
-		return f.(*matrixBench)
-	}
 	ctx := context.Background()
 	f := &matrixBench{}
 	f.st = openToken(b, tok) // tpm2's keys: tpmKeys
@@ -55,7 +49,6 @@ func matrixFixture(b *testing.B, tok *p11test.Token) *matrixBench {
 	f.p11 = pkcs11.New(tok.Module.Path)
 	_ = f.p11.Initialize() // already initialised by the Store: CKR_CRYPTOKI_ALREADY_INITIALIZED
 	f.slot, f.pin = tok.SlotID, tok.PIN
-	matrixBenches.Store(tok.Module.Name, f)
 	return f
 }
 

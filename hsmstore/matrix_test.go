@@ -33,7 +33,8 @@ func eachStoreModule(t *testing.T, f func(t *testing.T, tok *p11test.Token)) {
 	}
 }
 
-// matrixStores holds one Store per matrix token for the whole test binary: never closed, so
+// matrixStores holds one Store per matrix token but SoftHSM's for the whole test binary:
+// never closed, so
 // that no module is finalised and initialised again between tests (opencryptoki has crashed
 // in a second C_Initialize in one process while other processes restarted its daemon).
 var matrixStores sync.Map // Token.String() -> *hsmstore.Store
@@ -45,9 +46,19 @@ var tpmKeys = map[string]string{
 	"bench-hmac": p11test.TPMHMACSHA256, "bench-rsa": p11test.TPMRSA2048,
 }
 
-// openToken returns the Store of a p11test token, opening it on first use.
+// openToken returns the Store of a p11test token, opening it on first use. A SoftHSM store
+// is closed when t ends instead: the SoftHSM module must be initialised again for the tokens
+// later tests create to be seen.
 func openToken(t testing.TB, tok *p11test.Token) *hsmstore.Store {
 	t.Helper()
+	if tok.Module.Name == p11test.SoftHSM {
+		s, err := hsmstore.Open(context.Background(), hsmstore.Config{Library: tok.Module.Path, TokenLabel: tok.Label, PIN: tok.PIN})
+		if err != nil {
+			t.Fatalf("open %v: %v", tok, err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
 	if s, ok := matrixStores.Load(tok.String()); ok {
 		return s.(*hsmstore.Store)
 	}
