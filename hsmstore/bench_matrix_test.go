@@ -31,7 +31,11 @@ func matrixFixture(b *testing.B, tok *p11test.Token) *matrixBench {
 	b.Helper()
 	ctx := context.Background()
 	f := &matrixBench{}
-	f.st = openToken(b, tok) // tpm2's keys: tpmKeys
+	if tok.Module.Name == p11test.TPM2 {
+		tok.AddKey(b, "bench-hmac", p11test.TPMHMACSHA256)
+		tok.AddKey(b, "bench-rsa", p11test.TPMRSA2048)
+	}
+	f.st = openToken(b, tok)
 	var err error
 	for alias, kind := range map[string]secrets.Kind{"bench-hmac": secrets.KindSecret, "bench-rsa": secrets.KindRSA} {
 		if _, err := f.st.Entry(ctx, alias); err != nil {

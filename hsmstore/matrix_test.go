@@ -39,19 +39,20 @@ func eachStoreModule(t *testing.T, f func(t *testing.T, tok *p11test.Token)) {
 // in a second C_Initialize in one process while other processes restarted its daemon).
 var matrixStores sync.Map // Token.String() -> *hsmstore.Store
 
-// tpmKeys are the keys the matrix tests and benchmarks use on tpm2, made with tpm2_ptool
+// tpmKeys are the algorithms of the keys the matrix tests use on tpm2, made with tpm2_ptool
 // before the Store opens the token (the module reads its objects at login).
 var tpmKeys = map[string]string{
 	"oaep-tamper": p11test.TPMRSA2048, "mac-forged": p11test.TPMHMACSHA256, "cap-aes": p11test.TPMAES256,
 	"bench-hmac": p11test.TPMHMACSHA256, "bench-rsa": p11test.TPMRSA2048,
 }
 
-// openToken returns the Store of a p11test token, opening it on first use. A SoftHSM store
-// is closed when t ends instead: the SoftHSM module must be initialised again for the tokens
-// later tests create to be seen.
+// openToken returns the Store of a p11test token, opening it on first use. A SoftHSM or
+// tpm2 store is opened per test and closed when t ends instead: those modules read their
+// tokens and objects when initialised, and tests add them (tpm2 keys: tpmKeys, added
+// before the open that needs them).
 func openToken(t testing.TB, tok *p11test.Token) *hsmstore.Store {
 	t.Helper()
-	if tok.Module.Name == p11test.SoftHSM {
+	if tok.Module.Name == p11test.SoftHSM || tok.Module.Name == p11test.TPM2 {
 		s, err := hsmstore.Open(context.Background(), hsmstore.Config{Library: tok.Module.Path, TokenLabel: tok.Label, PIN: tok.PIN})
 		if err != nil {
 			t.Fatalf("open %v: %v", tok, err)
@@ -61,11 +62,6 @@ func openToken(t testing.TB, tok *p11test.Token) *hsmstore.Store {
 	}
 	if s, ok := matrixStores.Load(tok.String()); ok {
 		return s.(*hsmstore.Store)
-	}
-	if tok.Module.Name == p11test.TPM2 {
-		for alias, alg := range tpmKeys {
-			tok.AddKey(t, alias, alg)
-		}
 	}
 	s, err := hsmstore.Open(context.Background(), hsmstore.Config{Library: tok.Module.Path, TokenLabel: tok.Label, PIN: tok.PIN})
 	if err != nil {
@@ -80,6 +76,9 @@ func openToken(t testing.TB, tok *p11test.Token) *hsmstore.Store {
 func matrixKey(t *testing.T, tok *p11test.Token, alias string, kind secrets.Kind) (*hsmstore.Store, secrets.Entry) {
 	t.Helper()
 	ctx := context.Background()
+	if tok.Module.Name == p11test.TPM2 {
+		tok.AddKey(t, alias, tpmKeys[alias])
+	}
 	s := openToken(t, tok)
 	e, err := s.Entry(ctx, alias)
 	if errors.Is(err, secrets.ErrNotFound) && tok.Module.Name != p11test.TPM2 {
@@ -222,6 +221,9 @@ func TestMatrixCapabilities(t *testing.T) {
 	}
 	eachStoreModule(t, func(t *testing.T, tok *p11test.Token) {
 		ctx := context.Background()
+		if tok.Module.Name == p11test.TPM2 {
+			tok.AddKey(t, "cap-aes", p11test.TPMAES256)
+		}
 		s := openToken(t, tok)
 		t.Logf("%v: %v", tok, s.Capabilities())
 		for _, c := range lacks[tok.Module.Name] {
