@@ -43,9 +43,14 @@ type conn struct {
 	// away is set by a recovery that could not find the token (guarded by mu for writing).
 	away bool
 
-	mechs   map[uint]pkcs11.MechanismInfo
-	pinHash [32]byte
-	refs    int // guarded by registry.mu
+	mechs map[uint]pkcs11.MechanismInfo
+	// viaP11Kit: the module is p11-kit's RPC client or proxy (C_GetInfo), not the token's own.
+	viaP11Kit bool
+	// noGenerateKey: C_GenerateKey answered CKR_FUNCTION_NOT_SUPPORTED (tpm2-pkcs11, whose
+	// mechanism list shows CKM_AES_KEY_GEN all the same).
+	noGenerateKey atomic.Bool
+	pinHash       [32]byte
+	refs          int // guarded by registry.mu
 
 	pool *sessionPool
 
@@ -77,6 +82,7 @@ type conn struct {
 
 type connStats struct {
 	ops, errs, faults, recoveries, failedRecoveries, relogins, reinits, retries, failFast, poolWaits, poolTimeouts atomic.Uint64
+	probeAlive, probeDown                                                                                          atomic.Uint64
 	lastFault                                                                                                      atomic.Pointer[string]
 }
 
@@ -194,8 +200,15 @@ func connect(cfg *Config) (*conn, error) {
 	c.mechs = map[uint]pkcs11.MechanismInfo{}
 	if list, err := m.p11.GetMechanismList(c.slot); err == nil {
 		for _, mech := range list {
-			c.mechs[mech.Mechanism] = pkcs11.MechanismInfo{}
+			var mi pkcs11.MechanismInfo
+			if wanted(mech.Mechanism) {
+				mi, _ = m.p11.GetMechanismInfo(c.slot, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech.Mechanism, nil)})
+			}
+			c.mechs[mech.Mechanism] = mi
 		}
+	}
+	if info, err := m.p11.GetInfo(); err == nil {
+		c.viaP11Kit = strings.HasPrefix(info.ManufacturerID, "PKCS#11 Kit")
 	}
 	c.pool = newSessionPool(m.p11, c.slot, maxSessions, wait, &c.st)
 	if err := c.loginOwn(false); err != nil {
@@ -374,6 +387,8 @@ func (c *conn) stats() Stats {
 		FailedFast:       c.st.failFast.Load(),
 		PoolWaits:        c.st.poolWaits.Load(),
 		PoolTimeouts:     c.st.poolTimeouts.Load(),
+		ProbedAlive:      c.st.probeAlive.Load(),
+		ProbedDown:       c.st.probeDown.Load(),
 		Sessions:         len(c.pool.sem),
 		IdleSessions:     len(c.pool.idle),
 		MaxSessions:      cap(c.pool.sem),

@@ -75,8 +75,9 @@ func (c *conn) doRetry(ctx context.Context, f func(s pkcs11.SessionHandle) (bool
 			// The next call recovers the connection; this one is not run again.
 			return fmt.Errorf("hsmstore: token %q: %w: %w (check with Entry or Aliases): %w", c.tok.Label, ErrUnavailable, errWriteUnknown, err)
 		}
-		if lvl == faultHandle && !handleRetried {
-			// The entry dropped its handle and resolves it again on the next try.
+		if (lvl == faultHandle || lvl == faultOp) && !handleRetried {
+			// The entry dropped its handle and resolves it again on the next try; a session
+			// with an operation left active was closed, and the next try gets another.
 			handleRetried = true
 			c.st.retries.Add(1)
 			continue
@@ -84,7 +85,7 @@ func (c *conn) doRetry(ctx context.Context, f func(s pkcs11.SessionHandle) (bool
 		if recovered {
 			return fmt.Errorf("hsmstore: token %q: %w: %w", c.tok.Label, ErrUnavailable, err)
 		}
-		if lvl == faultHandle {
+		if lvl < faultSession {
 			lvl = faultSession
 		}
 		if rerr := c.recover(ctx, gen, lvl, err); rerr != nil {
@@ -115,16 +116,50 @@ func (c *conn) run(ctx context.Context, f func(s pkcs11.SessionHandle) (bool, er
 		c.pool.drop(s)
 		return err
 	}
-	if isCKR(err, pkcs11.CKR_GENERAL_ERROR) && !isFault(err) {
-		// Tokens answer CKR_GENERAL_ERROR when the login vanishes in the middle of a call
-		// (SoftHSM, on a private key, racing a C_Logout): ask the session what it is.
-		if perr := c.checkLive(s); isFault(perr) {
-			err = &faultError{level: faultLevel(perr), err: fmt.Errorf("%w (after %v)", perr, err)}
+	if unexpected(err) {
+		// One rule for every operation: an unexpected code is a fault only when a probe
+		// says so; else it is the operation's answer (broken: the session is not reused).
+		if ferr := c.faultOrNil(s, err); ferr != nil {
+			err = ferr
+		} else {
+			err, broken = answer(err), true
 		}
 	}
-	if faultLevel(err) >= faultSession {
+	if faultLevel(err) >= faultOp {
 		broken = true
 	}
 	c.pool.put(s, broken)
 	return err
+}
+
+// An opKind is the kind of a PKCS#11 operation, for endOp.
+type opKind int
+
+const (
+	opSign opKind = iota
+	opVerify
+	opEncrypt
+	opDecrypt
+)
+
+// endOp ends the operation of kind k on sh after a call of it (C_Sign, C_Verify, C_Encrypt,
+// C_Decrypt) failed, so that the session goes back to the pool with no operation active.
+// PKCS#11 ends the operation on such a failure, but some modules keep it active
+// (tpm2-pkcs11 after a failed C_Decrypt), and every later C_*Init on the session would
+// answer CKR_OPERATION_ACTIVE. C_*Final ends it there, and answers
+// CKR_OPERATION_NOT_INITIALIZED where it has ended already (C_SessionCancel, PKCS#11 3.0,
+// is not offered by miekg/pkcs11). Its answer is not used: a session on which an
+// operation stays active anyway is closed when the next call on it meets
+// CKR_OPERATION_ACTIVE (faultOp), and that call runs again on another.
+func (c *conn) endOp(sh pkcs11.SessionHandle, k opKind) {
+	switch k {
+	case opSign:
+		_, _ = c.p11.SignFinal(sh)
+	case opVerify:
+		_ = c.p11.VerifyFinal(sh, nil)
+	case opEncrypt:
+		_, _ = c.p11.EncryptFinal(sh)
+	case opDecrypt:
+		_, _ = c.p11.DecryptFinal(sh)
+	}
 }

@@ -65,6 +65,9 @@ var (
 	_ secrets.EntrySigner      = (*ecKey)(nil)
 )
 
+// hmacCap is the Capability of HMAC mechanism m.
+var hmacCap = map[uint]Capability{pkcs11.CKM_SHA256_HMAC: CapHMACSHA256, pkcs11.CKM_SHA384_HMAC: CapHMACSHA384, pkcs11.CKM_SHA512_HMAC: CapHMACSHA512}
+
 func hmacMech(h crypto.Hash) (uint, error) {
 	switch h {
 	case crypto.SHA256:
@@ -95,6 +98,9 @@ func (k *secretKey) MAC(ctx context.Context, h crypto.Hash, msg []byte) ([]byte,
 	if err != nil {
 		return nil, err
 	}
+	if err := k.st.c.supports(hmacCap[m]); err != nil {
+		return nil, err
+	}
 	var tag []byte
 	err = k.st.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
 		p := k.st.c.p11
@@ -108,7 +114,8 @@ func (k *secretKey) MAC(ctx context.Context, h crypto.Hash, msg []byte) ([]byte,
 		}
 		t, err := p.Sign(sh, msg)
 		if err != nil {
-			return true, fmt.Errorf("hsmstore: C_Sign %s: %w", mechName(m), err)
+			k.st.c.endOp(sh, opSign)
+			return false, fmt.Errorf("hsmstore: C_Sign %s: %w", mechName(m), err)
 		}
 		tag = t
 		return false, nil
@@ -121,6 +128,9 @@ func (k *secretKey) MAC(ctx context.Context, h crypto.Hash, msg []byte) ([]byte,
 func (k *secretKey) VerifyMAC(ctx context.Context, h crypto.Hash, msg, tag []byte) error {
 	m, err := hmacMech(h)
 	if err != nil {
+		return err
+	}
+	if err := k.st.c.supports(hmacCap[m]); err != nil {
 		return err
 	}
 	if len(tag) != h.Size() {
@@ -137,10 +147,16 @@ func (k *secretKey) VerifyMAC(ctx context.Context, h crypto.Hash, msg, tag []byt
 			return false, hmacInitErr("C_VerifyInit", m, h, err)
 		}
 		if err := p.Verify(sh, msg, tag); err != nil {
+			k.st.c.endOp(sh, opVerify)
 			if isCKR(err, pkcs11.CKR_SIGNATURE_INVALID) || isCKR(err, pkcs11.CKR_SIGNATURE_LEN_RANGE) {
 				return false, secrets.ErrVerification
 			}
-			return true, fmt.Errorf("hsmstore: C_Verify %s: %w", mechName(m), err)
+			// A wrong tag is not a fault, whatever the code (NSS: CKR_DEVICE_ERROR): only a
+			// failed probe makes it one.
+			if ferr := k.st.c.faultOrNil(sh, err); ferr != nil {
+				return true, fmt.Errorf("hsmstore: C_Verify %s: %w", mechName(m), ferr)
+			}
+			return true, fmt.Errorf("hsmstore: C_Verify %s: %v: %w", mechName(m), err, secrets.ErrVerification)
 		}
 		return false, nil
 	})
@@ -198,6 +214,9 @@ const (
 // Seal encrypts with CKM_AES_GCM inside the token: a random 12-byte nonce (from crypto/rand)
 // and a 16-byte tag; the output nonce ‖ ciphertext ‖ tag opens with crypto/cipher's GCM.
 func (k *aesKey) Seal(ctx context.Context, plaintext, aad []byte) ([]byte, error) {
+	if err := k.st.c.supports(CapAESGCM); err != nil {
+		return nil, err
+	}
 	nonce := make([]byte, gcmNonceSize, gcmNonceSize+len(plaintext)+gcmTagSize)
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
@@ -217,7 +236,8 @@ func (k *aesKey) Seal(ctx context.Context, plaintext, aad []byte) ([]byte, error
 		}
 		ct, err := p.Encrypt(sh, plaintext)
 		if err != nil {
-			return true, fmt.Errorf("hsmstore: C_Encrypt CKM_AES_GCM: %w", err)
+			k.st.c.endOp(sh, opEncrypt)
+			return false, fmt.Errorf("hsmstore: C_Encrypt CKM_AES_GCM: %w", err)
 		}
 		out = append(nonce, ct...)
 		return false, nil
@@ -229,6 +249,9 @@ func (k *aesKey) Seal(ctx context.Context, plaintext, aad []byte) ([]byte, error
 // wrong key, tag or aad wraps secrets.ErrVerification.
 func (k *aesKey) Open(ctx context.Context, sealed, aad []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := k.st.c.supports(CapAESGCM); err != nil {
 		return nil, err
 	}
 	if len(sealed) < gcmNonceSize+gcmTagSize {
@@ -249,12 +272,13 @@ func (k *aesKey) Open(ctx context.Context, sealed, aad []byte) ([]byte, error) {
 		}
 		pt, err := p.Decrypt(sh, sealed[gcmNonceSize:])
 		if err != nil {
+			k.st.c.endOp(sh, opDecrypt)
 			if err := k.st.c.faultOrNil(sh, err); err != nil {
 				// An outage is not a bad tag.
 				return true, fmt.Errorf("hsmstore: C_Decrypt CKM_AES_GCM: %w", err)
 			}
 			// SoftHSM says CKR_GENERAL_ERROR for a bad tag; others CKR_ENCRYPTED_DATA_INVALID.
-			return true, secrets.ErrVerification
+			return false, secrets.ErrVerification
 		}
 		out = pt
 		return false, nil
@@ -325,12 +349,15 @@ func (k *rsaKey) Sign(ctx context.Context, digest []byte, opts crypto.SignerOpts
 		if salt < 0 {
 			return nil, fmt.Errorf("hsmstore: PSS salt length %d", pss.SaltLength)
 		}
-		if !k.st.c.hasMech(pkcs11.CKM_RSA_PKCS_PSS) {
-			return nil, fmt.Errorf("hsmstore: the token lacks CKM_RSA_PKCS_PSS: %w", errors.ErrUnsupported)
+		if err := k.st.c.supports(CapRSASignPSS); err != nil {
+			return nil, err
 		}
 		mech = []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_PSS, pkcs11.NewPSSParams(hm, mgf, uint(salt)))}
 		input = digest
 	} else {
+		if err := k.st.c.supports(CapRSASignPKCS1); err != nil {
+			return nil, err
+		}
 		mech = mechRSAPKCS
 		input = make([]byte, 0, len(digestInfo[h])+len(digest))
 		input = append(append(input, digestInfo[h]...), digest...)
@@ -352,7 +379,8 @@ func (k *privKey) sign(ctx context.Context, mech []*pkcs11.Mechanism, input []by
 		}
 		s, err := p.Sign(sh, input)
 		if err != nil {
-			return true, fmt.Errorf("hsmstore: C_Sign %s: %w", mechName(mech[0].Mechanism), err)
+			k.st.c.endOp(sh, opSign)
+			return false, fmt.Errorf("hsmstore: C_Sign %s: %w", mechName(mech[0].Mechanism), err)
 		}
 		sig = s
 		return false, nil
@@ -395,8 +423,8 @@ func (k *rsaKey) Decrypt(ctx context.Context, ciphertext []byte, opts crypto.Dec
 		if !ok || !ok2 {
 			return nil, fmt.Errorf("hsmstore: CKM_RSA_PKCS_OAEP with %v: %w", h, errors.ErrUnsupported)
 		}
-		if !k.st.c.hasMech(pkcs11.CKM_RSA_PKCS_OAEP) {
-			return nil, fmt.Errorf("hsmstore: the token lacks CKM_RSA_PKCS_OAEP: %w", errors.ErrUnsupported)
+		if err := k.st.c.supports(CapRSADecryptOAEP); err != nil {
+			return nil, err
 		}
 		if h != crypto.SHA1 || mgfHash != crypto.SHA1 {
 			if k.st.c.oaepSHA1Only() {
@@ -404,13 +432,16 @@ func (k *rsaKey) Decrypt(ctx context.Context, ciphertext []byte, opts crypto.Dec
 			}
 			oaepSHA2 = true
 		}
-		var src uint
-		if len(o.Label) > 0 {
-			src = pkcs11.CKZ_DATA_SPECIFIED
-		}
-		mech = []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_OAEP, pkcs11.NewOAEPParams(hm, mgf, src, o.Label))}
+		// CKZ_DATA_SPECIFIED is the only source PKCS#11 defines, with an empty label too
+		// (NSS refuses any other).
+		mech = []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_OAEP, pkcs11.NewOAEPParams(hm, mgf, pkcs11.CKZ_DATA_SPECIFIED, o.Label))}
 	default:
 		return nil, fmt.Errorf("hsmstore: decrypt options %T: %w", opts, errors.ErrUnsupported)
+	}
+	if mech[0].Mechanism == pkcs11.CKM_RSA_PKCS {
+		if err := k.st.c.supports(CapRSADecryptPKCS1); err != nil {
+			return nil, err
+		}
 	}
 	pub, _ := k.pub.(*rsa.PublicKey)
 	size := 0
@@ -497,7 +528,8 @@ func (k *rsaKey) decryptRaw(ctx context.Context, pub *rsa.PublicKey, ciphertext,
 		// any ciphertext.
 		out, err := p.Decrypt(sh, c)
 		if err != nil {
-			return true, fmt.Errorf("hsmstore: C_Decrypt CKM_RSA_X_509: %w", err)
+			k.st.c.endOp(sh, opDecrypt)
+			return false, fmt.Errorf("hsmstore: C_Decrypt CKM_RSA_X_509: %w", err)
 		}
 		em = out
 		return false, nil
@@ -549,18 +581,28 @@ func (k *rsaKey) decryptToken(ctx context.Context, mech []*pkcs11.Mechanism, oae
 			return false, fmt.Errorf("hsmstore: C_DecryptInit %s: %w", mechName(mech[0].Mechanism), err)
 		}
 		out, err := p.Decrypt(sh, ciphertext)
+		// After a success too, so that a failure makes the same calls: modules that keep a
+		// failed operation active (tpm2-pkcs11) leave it ended here.
+		k.st.c.endOp(sh, opDecrypt)
 		probe := k.st.c.checkLive(sh)
 		switch {
 		case err == nil:
 			pt = out
 			return false, nil
-		case isFault(err):
-			return true, fmt.Errorf("hsmstore: C_Decrypt %s: %w", mechName(mech[0].Mechanism), err)
 		case isFault(probe):
+			if unexpected(err) {
+				k.st.c.st.probeDown.Add(1)
+			}
 			return true, &faultError{level: faultLevel(probe), err: fmt.Errorf("hsmstore: C_Decrypt %s: %w (after %v)", mechName(mech[0].Mechanism), probe, err)}
+		case isFault(err) && !unexpected(err):
+			// The session or the handle is gone: not the data's failure.
+			return true, fmt.Errorf("hsmstore: C_Decrypt %s: %w", mechName(mech[0].Mechanism), err)
 		}
-		// The data's failure. C_Decrypt ended the operation (PKCS#11 §5.9): the session
-		// goes back to the pool, as after a success.
+		if unexpected(err) {
+			k.st.c.st.probeAlive.Add(1)
+		}
+		// The data's failure, whatever the code (tpm2-pkcs11: CKR_GENERAL_ERROR); the token
+		// answers. The session goes back to the pool, as after a success.
 		return false, errDecrypt
 	})
 	return pt, err
@@ -576,6 +618,9 @@ func (c *conn) oaepSHA1Only() bool {
 // crypto/ecdsa makes (ecdsa.VerifyASN1 checks it).
 func (k *ecKey) Sign(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	if err := secrets.CheckDigest(digest, opts); err != nil {
+		return nil, err
+	}
+	if err := k.st.c.supports(CapECDSASign); err != nil {
 		return nil, err
 	}
 	raw, err := k.sign(ctx, mechECDSA, digest)
@@ -605,6 +650,11 @@ var mechNames = map[uint]string{
 	pkcs11.CKM_RSA_PKCS_OAEP: "CKM_RSA_PKCS_OAEP",
 	pkcs11.CKM_ECDSA:         "CKM_ECDSA",
 	pkcs11.CKM_AES_GCM:       "CKM_AES_GCM",
+
+	pkcs11.CKM_GENERIC_SECRET_KEY_GEN: "CKM_GENERIC_SECRET_KEY_GEN",
+	pkcs11.CKM_AES_KEY_GEN:            "CKM_AES_KEY_GEN",
+	pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN:  "CKM_RSA_PKCS_KEY_PAIR_GEN",
+	pkcs11.CKM_EC_KEY_PAIR_GEN:        "CKM_EC_KEY_PAIR_GEN",
 }
 
 func mechName(m uint) string {

@@ -23,6 +23,7 @@ func isCKR(err error, code uint) bool {
 const (
 	noFault      = iota
 	faultHandle  // an object handle is stale: the entry re-resolves it, the call is retried
+	faultOp      // an operation is still active on a pooled session: the session is closed, the call retried
 	faultSession // lost login or dead sessions: new sessions and C_Login
 	faultModule  // device gone or broken: C_Finalize + C_Initialize, then log in again
 )
@@ -52,6 +53,11 @@ func faultLevel(err error) int {
 	switch uint(e) {
 	case pkcs11.CKR_OBJECT_HANDLE_INVALID, pkcs11.CKR_KEY_HANDLE_INVALID:
 		return faultHandle
+	case pkcs11.CKR_OPERATION_ACTIVE:
+		// Every operation of hsmstore starts on a session with none active (see endOp):
+		// a session that still has one was left so by a module that did not end a failed
+		// operation (tpm2-pkcs11 after a failed C_Decrypt).
+		return faultOp
 	case pkcs11.CKR_USER_NOT_LOGGED_IN, pkcs11.CKR_SESSION_HANDLE_INVALID, pkcs11.CKR_SESSION_CLOSED:
 		return faultSession
 	case pkcs11.CKR_TOKEN_NOT_PRESENT, pkcs11.CKR_DEVICE_ERROR, pkcs11.CKR_DEVICE_REMOVED,
@@ -84,15 +90,40 @@ func (c *conn) checkLive(sh pkcs11.SessionHandle) error {
 	return nil
 }
 
-// faultOrNil tells a failed decryption from an outage: err itself when it is a fault, the
-// fault a probe of the session finds (tokens answer CKR_GENERAL_ERROR both for a bad tag
-// and for a login lost during the call), or nil when the failure is the data's.
+// answer marks err, which carries a code faultLevel would call a fault, as the operation's
+// own answer: a probe found the token alive after it.
+func answer(err error) error { return &faultError{level: noFault, err: err} }
+
+// unexpected reports whether err is a return code that needs a probe to be understood: a
+// module-level code (CKR_DEVICE_ERROR, ...) or CKR_GENERAL_ERROR straight from the module,
+// not yet classified by a probe. Modules use them for a cryptographic "no" too (NSS answers
+// a wrong HMAC tag with CKR_DEVICE_ERROR; SoftHSM a bad GCM tag, and tpm2-pkcs11 bad OAEP
+// padding, with CKR_GENERAL_ERROR).
+func unexpected(err error) bool {
+	var fe *faultError
+	if err == nil || errors.As(err, &fe) {
+		return false
+	}
+	return faultLevel(err) == faultModule || isCKR(err, pkcs11.CKR_GENERAL_ERROR)
+}
+
+// faultOrNil tells an operation's failure from an outage, by one rule for every operation:
+// a code that states a fault of the session or a handle is that fault; an unexpected code
+// (see unexpected) is judged by a probe of the session and token (checkLive): when the probe
+// fails the result is the fault the probe found (recovery follows), else nil (the failure is
+// the operation's answer, whatever code the module used, and nothing is recovered). Both
+// outcomes of a probe are counted in Stats. Any other code is the operation's answer: nil.
 func (c *conn) faultOrNil(sh pkcs11.SessionHandle, err error) error {
-	if isFault(err) {
-		return err
+	if !unexpected(err) {
+		if isFault(err) {
+			return err
+		}
+		return nil
 	}
 	if perr := c.checkLive(sh); isFault(perr) {
+		c.st.probeDown.Add(1)
 		return &faultError{level: faultLevel(perr), err: fmt.Errorf("%w (after %v)", perr, err)}
 	}
+	c.st.probeAlive.Add(1)
 	return nil
 }

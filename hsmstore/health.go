@@ -55,6 +55,14 @@ type Stats struct {
 	// PoolTimeouts, those that gave up after PoolWaitTimeout.
 	PoolWaits    uint64
 	PoolTimeouts uint64
+	// ProbedAlive and ProbedDown count the probes of the token (C_GetSessionInfo and
+	// C_GetTokenInfo) run after an operation met an unexpected return code
+	// (CKR_DEVICE_ERROR, CKR_GENERAL_ERROR, ...): ProbedAlive, those that found the token
+	// answering, after which the call got its own error (a MAC or tag check that failed
+	// wraps secrets.ErrVerification) and nothing was recovered; ProbedDown, those that
+	// found a fault, counted in Faults too, after which recovery ran.
+	ProbedAlive uint64
+	ProbedDown  uint64
 
 	// Sessions is the number of sessions the connection has open now (in use and idle),
 	// IdleSessions the idle ones, MaxSessions the bound.

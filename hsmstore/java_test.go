@@ -6,16 +6,26 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secretstores/secretstores/hsmstore"
+	"github.com/secretstores/secretstores/internal/p11test"
 	"github.com/secretstores/secretstores/internal/softhsmtest"
 	"github.com/secretstores/secretstores/internal/testenv"
 	"github.com/secretstores/secretstores/secrets"
@@ -203,4 +213,73 @@ func TestJavaInterop(t *testing.T) {
 			t.Fatalf("keytool still lists go-rsa:\n%s", list)
 		}
 	})
+}
+
+// TestMatrixKeytoolTrustedCert: after hsmstore imports a trusted certificate (and a key
+// entry with a CA certificate in its chain), keytool -list through SunPKCS11 lists the
+// token, on every module of the matrix (NSS directly, its C_Initialize arguments as SunPKCS11's
+// nssArgs, and through p11-kit-client.so). Java's
+// keystore loader aborts the whole token on tpm2-pkcs11 when a certificate has no CKA_ID,
+// and hsmstore wrote trusted and CA certificates without one.
+func TestMatrixKeytoolTrustedCert(t *testing.T) {
+	kt := testenv.LookPath(t, testenv.Java, "keytool")
+	eachStoreModule(t, func(t *testing.T, tok *p11test.Token) {
+		ctx := context.Background()
+		s := openToken(t, tok)
+		ca := selfSigned(t, "CN=matrix trusted CA", true)
+		alias := "trusted-" + tok.Module.Name
+		for _, a := range []string{alias} {
+			if err := s.Delete(ctx, a); err != nil && !errors.Is(err, secrets.ErrNotFound) {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Import(ctx, alias, secrets.KeyMaterial{Kind: secrets.KindCertificate, Chain: []*x509.Certificate{ca}}, false); err != nil {
+			t.Fatalf("import trusted certificate: %v", err)
+		}
+		t.Cleanup(func() { _ = s.Delete(ctx, alias) })
+		e, err := s.Entry(ctx, alias)
+		if err != nil || e.Kind() != secrets.KindCertificate {
+			t.Fatalf("entry %q: %v, %v", alias, e, err)
+		}
+		conf := filepath.Join(t.TempDir(), "p11.cfg")
+		cfg := fmt.Sprintf("name = matrix\nlibrary = %s\nslot = %d\n", tok.Module.Path, tok.SlotID)
+		if tok.Module.InitArgs != "" { // NSS loaded directly: its C_Initialize arguments
+			cfg += fmt.Sprintf("nssArgs = \"%s\"\n", tok.Module.InitArgs)
+		}
+		if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(kt, "-list", "-keystore", "NONE", "-storetype", "PKCS11", "-providerClass", "sun.security.pkcs11.SunPKCS11",
+			"-providerArg", conf, "-storepass", tok.PIN)
+		cmd.Env = append(os.Environ(), tok.Module.Env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("keytool -list on %v after a trusted-certificate import: %v\n%s", tok, err, out)
+		}
+		if !strings.Contains(string(out), "Your keystore contains") {
+			t.Fatalf("keytool -list: %s", out)
+		}
+	})
+}
+
+// selfSigned makes a self-signed certificate (ECDSA P-256) with subject and issuer cn.
+func selfSigned(t *testing.T, cn string, isCA bool) *x509.Certificate {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := pkix.Name{CommonName: strings.TrimPrefix(cn, "CN="), Organization: []string{"secretstores test"}}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: name, Issuer: name,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: isCA, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

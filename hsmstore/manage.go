@@ -9,6 +9,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -368,10 +369,16 @@ func (s *Store) GenerateOverwrite(ctx context.Context, alias string, spec secret
 
 func (s *Store) generate(ctx context.Context, alias string, spec secrets.KeySpec, overwrite bool) (secrets.Entry, error) {
 	err := s.manage(ctx, "generate", alias, func() error {
+		if err := s.canGenerate(spec); err != nil {
+			return err
+		}
 		return s.create(ctx, alias, overwrite, func(name string) error {
 			switch spec.Kind {
 			case secrets.KindSecret, secrets.KindAES:
-				return s.generateSecret(ctx, name, spec)
+				if err := s.generateSecret(ctx, name, spec); err != nil {
+					return err
+				}
+				return s.checkSecret(ctx, name, spec.Kind, spec.Extractable)
 			case secrets.KindRSA, secrets.KindEC:
 				return s.generatePair(ctx, alias, name, spec)
 			}
@@ -382,6 +389,110 @@ func (s *Store) generate(ctx context.Context, alias string, spec secrets.KeySpec
 		return nil, err
 	}
 	return s.Entry(ctx, alias)
+}
+
+// canGenerate checks, before any call, that the token lists the mechanism that generates a
+// key of spec's kind and, for RSA, that the size is in the range it reports.
+func (s *Store) canGenerate(spec secrets.KeySpec) error {
+	cp, ok := map[secrets.Kind]Capability{secrets.KindSecret: CapGenerateSecret, secrets.KindAES: CapGenerateAES,
+		secrets.KindRSA: CapGenerateRSA, secrets.KindEC: CapGenerateEC}[spec.Kind]
+	if !ok {
+		return nil // refused below, naming the kind
+	}
+	if err := s.c.supports(cp); err != nil {
+		return err
+	}
+	if spec.Kind == secrets.KindEC {
+		if err := s.c.supports(CapECDSASign); err != nil {
+			return err
+		}
+	}
+	if spec.Kind == secrets.KindRSA {
+		bits := spec.Bits
+		if bits == 0 {
+			bits = 2048
+		}
+		mi := s.c.mechs[pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN]
+		if mi.MaxKeySize != 0 && (uint(bits) < mi.MinKeySize || uint(bits) > mi.MaxKeySize) {
+			return fmt.Errorf("hsmstore: RSA key of %d bits: the token's CKM_RSA_PKCS_KEY_PAIR_GEN makes %d to %d bits: %w", bits, mi.MinKeySize, mi.MaxKeySize, errors.ErrUnsupported)
+		}
+	}
+	return nil
+}
+
+// canImport checks, before any call, that the token has a mechanism to use a private key
+// of km's kind: a token without CKM_ECDSA (opencryptoki 3.8) accepts an EC key it cannot
+// sign with.
+func (s *Store) canImport(km secrets.KeyMaterial) error {
+	switch km.Kind {
+	case secrets.KindEC:
+		return s.c.supports(CapECDSASign)
+	case secrets.KindRSA:
+		if err := s.c.supports(CapRSASignPKCS1); err != nil {
+			return s.c.supports(CapRSASignPSS)
+		}
+	}
+	return nil
+}
+
+// checkSecret reads back the secret key just written under name: when extractable was asked,
+// the token must hold it with CKA_EXTRACTABLE=true and CKA_SENSITIVE=false (NSS keeps every
+// stored secret key sensitive, whatever the template), and a KindSecret key must compute an
+// HMAC (the first of SHA-256, -384, -512 the token offers). The error names the attribute or
+// the operation; create then removes what was written.
+func (s *Store) checkSecret(ctx context.Context, name string, kind secrets.Kind, extractable bool) error {
+	return s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
+		p := s.c.p11
+		hs, err := findObjects(p, sh, []*pkcs11.Attribute{class(pkcs11.CKO_SECRET_KEY), pkcs11.NewAttribute(pkcs11.CKA_LABEL, []byte(name))})
+		if err != nil {
+			return false, err
+		}
+		if len(hs) != 1 {
+			return false, fmt.Errorf("read back the new key: %d secret keys named %q", len(hs), name)
+		}
+		at, err := attrs(p, sh, hs[0], pkcs11.CKA_EXTRACTABLE, pkcs11.CKA_SENSITIVE)
+		if err != nil {
+			return false, fmt.Errorf("read back the new key: %w", err)
+		}
+		if extractable {
+			// The value itself: what Export needs. NSS reports CKA_SENSITIVE=false for a
+			// new key and refuses its CKA_VALUE (and then reports CKA_SENSITIVE=true).
+			res, err := p.GetAttributeValue(sh, hs[0], []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
+			if isFault(err) {
+				return false, fmt.Errorf("read back the new key: %w", err)
+			}
+			if len(res) == 1 {
+				clear(res[0].Value)
+			}
+			if err != nil || len(res) != 1 || len(res[0].Value) == 0 {
+				return false, fmt.Errorf("the token keeps the key CKA_SENSITIVE though CKA_SENSITIVE=false and CKA_EXTRACTABLE=true were asked (it refuses its CKA_VALUE: %v; NSS keeps every stored secret key sensitive): it cannot hold an extractable key, and the key was removed: %w", err, secrets.ErrNotExtractable)
+			}
+			if boolOf(at[pkcs11.CKA_SENSITIVE]) {
+				return false, fmt.Errorf("the token stored the key with CKA_SENSITIVE=true though CKA_SENSITIVE=false was asked (NSS keeps every stored secret key sensitive): it cannot hold an extractable key, and the key was removed: %w", secrets.ErrNotExtractable)
+			}
+			if !boolOf(at[pkcs11.CKA_EXTRACTABLE]) {
+				return false, fmt.Errorf("the token stored the key with CKA_EXTRACTABLE=false though CKA_EXTRACTABLE=true was asked: it cannot hold an extractable key, and the key was removed: %w", secrets.ErrNotExtractable)
+			}
+		}
+		if kind != secrets.KindSecret {
+			return false, nil
+		}
+		for _, cp := range []Capability{CapHMACSHA256, CapHMACSHA384, CapHMACSHA512} {
+			if s.c.supports(cp) != nil {
+				continue
+			}
+			m := capMechs[cp][0]
+			if err := p.SignInit(sh, mechHMAC[m], hs[0]); err != nil {
+				return false, fmt.Errorf("the new key does not compute an HMAC (C_SignInit %s: %w); it was removed", mechName(m), err)
+			}
+			if _, err := p.Sign(sh, []byte("hsmstore")); err != nil {
+				s.c.endOp(sh, opSign)
+				return false, fmt.Errorf("the new key does not compute an HMAC (C_Sign %s: %w); it was removed", mechName(m), err)
+			}
+			break
+		}
+		return false, nil
+	})
 }
 
 func secretAttrs(kind secrets.Kind, extractable bool) (kt uint, defaults []pkcs11conf.Attribute) {
@@ -426,6 +537,11 @@ func (s *Store) generateSecret(ctx context.Context, alias string, spec secrets.K
 		*sent = true
 		_, err := s.c.p11.GenerateKey(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, tmpl)
 		if err := wrote("C_GenerateKey", err); err != nil {
+			if isCKR(err, pkcs11.CKR_FUNCTION_NOT_SUPPORTED) {
+				// tpm2-pkcs11 lists CKM_AES_KEY_GEN but has no C_GenerateKey.
+				s.c.noGenerateKey.Store(true)
+				return false, fmt.Errorf("C_GenerateKey %s: %w: the module has no C_GenerateKey (%w)", mechGenName(mech), errors.ErrUnsupported, err)
+			}
 			return false, fmt.Errorf("C_GenerateKey %s: %w", mechGenName(mech), err)
 		}
 		return false, nil
@@ -527,7 +643,7 @@ func (s *Store) generatePair(ctx context.Context, alias, name string, spec secre
 	if err != nil {
 		return err
 	}
-	return s.storeCert(ctx, name, cert, true)
+	return s.storeCert(ctx, name, cert)
 }
 
 // handleSigner is a crypto.Signer over a private key handle, for x509.CreateCertificate.
@@ -579,8 +695,12 @@ func (s *Store) selfSign(ctx context.Context, alias string, spec secrets.KeySpec
 	return x509.ParseCertificate(der)
 }
 
-// storeCert stores cert labelled alias (and, for a key entry, with CKA_ID = alias).
-func (s *Store) storeCert(ctx context.Context, alias string, cert *x509.Certificate, keyEntry bool) error {
+// storeCert stores cert labelled alias, with CKA_ID = alias (a key entry's certificate, or a
+// trusted certificate), or, for a chain's CA certificate (alias ""), without label and with
+// CKA_ID = the SHA-1 of its public key (no alias's CKA_ID has 20 bytes of that form by
+// chance). Every certificate gets a CKA_ID: Java's keystore loader aborts the whole token
+// on tpm2-pkcs11 when one lacks it.
+func (s *Store) storeCert(ctx context.Context, alias string, cert *x509.Certificate) error {
 	serial, err := asn1.Marshal(cert.SerialNumber)
 	if err != nil {
 		return err
@@ -589,10 +709,10 @@ func (s *Store) storeCert(ctx context.Context, alias string, cert *x509.Certific
 		aBool(pkcs11.CKA_TOKEN, true), aBytes(pkcs11.CKA_SUBJECT, cert.RawSubject), aBytes(pkcs11.CKA_ISSUER, cert.RawIssuer),
 		aBytes(pkcs11.CKA_SERIAL_NUMBER, serial), aBytes(pkcs11.CKA_VALUE, cert.Raw)}
 	if alias != "" {
-		forced = append(forced, aBytes(pkcs11.CKA_LABEL, []byte(alias)))
-		if keyEntry {
-			forced = append(forced, aBytes(pkcs11.CKA_ID, []byte(alias)))
-		}
+		forced = append(forced, aBytes(pkcs11.CKA_LABEL, []byte(alias)), aBytes(pkcs11.CKA_ID, []byte(alias)))
+	} else {
+		id := sha1.Sum(cert.RawSubjectPublicKeyInfo)
+		forced = append(forced, aBytes(pkcs11.CKA_ID, id[:]))
 	}
 	tmpl := s.template(pkcs11conf.OpImport, pkcs11.CKO_CERTIFICATE, pkcs11conf.Any, []pkcs11conf.Attribute{aBool(pkcs11.CKA_PRIVATE, false)}, forced)
 	return s.write(ctx, func(sh pkcs11.SessionHandle, sent *bool) (bool, error) {
@@ -608,8 +728,9 @@ func (s *Store) storeCert(ctx context.Context, alias string, cert *x509.Certific
 // Import stores key material under alias in keytool's layout (see Generate), with the
 // Config's "import" templates: secret keys (C_CreateObject with CKA_VALUE, as keytool
 // -importkeystore does), RSA and EC private keys with their certificate chain (leaf with
-// CKA_LABEL = CKA_ID = alias, CA certificates without label, skipped when already on the
-// token), and trusted certificates (CKA_LABEL = alias). CKA_TRUSTED is not set (it needs the
+// CKA_LABEL = CKA_ID = alias, CA certificates without label and with CKA_ID = the SHA-1 of
+// their public key, skipped when already on the token), and trusted certificates (CKA_LABEL
+// = CKA_ID = alias). CKA_TRUSTED is not set (it needs the
 // SO PIN): Java's keytool does not list such a certificate as a trusted entry, hsmstore does.
 //
 // With overwrite, an entry alias names is replaced only once the new one is complete: the
@@ -628,13 +749,16 @@ func (s *Store) Import(ctx context.Context, alias string, km secrets.KeyMaterial
 		if err := checkMaterial(km); err != nil {
 			return err
 		}
+		if err := s.canImport(km); err != nil {
+			return err
+		}
 		return s.create(ctx, alias, overwrite, func(name string) error {
 			switch km.Kind {
 			case secrets.KindSecret, secrets.KindAES:
 				kt, defaults := secretAttrs(km.Kind, km.Extractable)
 				tmpl := s.template(pkcs11conf.OpImport, pkcs11.CKO_SECRET_KEY, kt, defaults,
 					append(secretForced(name, kt, km.Extractable), aBytes(pkcs11.CKA_VALUE, km.Secret)))
-				return s.write(ctx, func(sh pkcs11.SessionHandle, sent *bool) (bool, error) {
+				err := s.write(ctx, func(sh pkcs11.SessionHandle, sent *bool) (bool, error) {
 					*sent = true
 					_, err := s.c.p11.CreateObject(sh, tmpl)
 					if err := wrote("C_CreateObject", err); err != nil {
@@ -642,8 +766,12 @@ func (s *Store) Import(ctx context.Context, alias string, km secrets.KeyMaterial
 					}
 					return false, nil
 				})
+				if err != nil {
+					return err
+				}
+				return s.checkSecret(ctx, name, km.Kind, km.Extractable)
 			case secrets.KindCertificate:
-				return s.storeCert(ctx, name, km.Chain[0], false)
+				return s.storeCert(ctx, name, km.Chain[0])
 			}
 			return s.importPair(ctx, name, km)
 		})
@@ -728,7 +856,7 @@ func (s *Store) importPair(ctx context.Context, alias string, km secrets.KeyMate
 	if err != nil {
 		return err
 	}
-	err = s.storeCert(ctx, alias, km.Chain[0], true)
+	err = s.storeCert(ctx, alias, km.Chain[0])
 	for i := 1; err == nil && i < len(km.Chain); i++ {
 		if km.Chain[i] == nil {
 			break
@@ -736,7 +864,7 @@ func (s *Store) importPair(ctx context.Context, alias string, km secrets.KeyMate
 		var have bool
 		have, err = s.hasCert(ctx, km.Chain[i])
 		if err == nil && !have {
-			err = s.storeCert(ctx, "", km.Chain[i], false)
+			err = s.storeCert(ctx, "", km.Chain[i])
 		}
 	}
 	return err // on an error, create removes the private key and the leaf certificate

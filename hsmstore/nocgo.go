@@ -77,3 +77,9 @@ func (s *Store) Close() error { return nil }
 
 // CanGenerate fails without cgo with an error wrapping errors.ErrUnsupported.
 func (s *Store) CanGenerate(ctx context.Context, spec secrets.KeySpec) error { return errNoCgo }
+
+// Capabilities returns nil without cgo.
+func (s *Store) Capabilities() []Capability { return nil }
+
+// Supports fails without cgo with an error wrapping errors.ErrUnsupported.
+func (s *Store) Supports(c Capability) error { return errNoCgo }

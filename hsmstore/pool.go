@@ -83,13 +83,25 @@ func (p *sessionPool) get(ctx context.Context) (pkcs11.SessionHandle, error) {
 	}
 }
 
-// put returns s to the pool, or closes it when broken (an operation may still be active on
-// it, or the session is gone).
+// put returns s to the pool, or replaces it when broken (an operation may still be active
+// on it, or the session is gone): a new session is opened before s is closed, because
+// closing an application's last session logs it out of the token (PKCS#11 §5.6), and a
+// module may then answer for a private key with a code that says nothing of a lost login
+// (NSS: CKR_KEY_SIZE_RANGE).
 func (p *sessionPool) put(s pkcs11.SessionHandle, broken bool) {
-	if broken || p.closed.Load() {
+	if p.closed.Load() {
 		_ = p.p11.CloseSession(s)
 		<-p.sem
 		return
+	}
+	if broken {
+		ns, err := p.p11.OpenSession(p.slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+		_ = p.p11.CloseSession(s)
+		if err != nil {
+			<-p.sem
+			return
+		}
+		s = ns
 	}
 	select {
 	case p.idle <- s:

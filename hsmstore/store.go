@@ -90,16 +90,29 @@ func (s *Store) Subscribe(f func(secrets.Change)) (unsubscribe func()) {
 	})
 }
 
-// Ping checks that the token answers and the session is logged in, recovering if needed
-// (a re-login, or a reconnect when one is due): for readiness probes. It returns nil, an
-// error wrapping ErrUnavailable (and secrets.ErrWrongPIN after a rejected PIN),
-// secrets.ErrClosed, or ctx.Err(). While the token is away it fails at once between
-// reconnect attempts.
+// Ping checks that the token answers and that a pooled session is logged in and can start
+// an operation (an object search), recovering if needed (a session left with an operation
+// active is closed and another tried; a re-login, or a reconnect when one is due): for
+// readiness probes. It returns nil, an error wrapping ErrUnavailable (and
+// secrets.ErrWrongPIN after a rejected PIN), secrets.ErrClosed, or ctx.Err(). While the
+// token is away it fails at once between reconnect attempts.
 func (s *Store) Ping(ctx context.Context) error {
 	return s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
-		return false, s.c.checkLive(sh)
+		if err := s.c.checkLive(sh); err != nil {
+			return false, err
+		}
+		if err := s.c.p11.FindObjectsInit(sh, pingTemplate); err != nil {
+			return false, fmt.Errorf("hsmstore: C_FindObjectsInit: %w", err)
+		}
+		if err := s.c.p11.FindObjectsFinal(sh); err != nil {
+			return true, fmt.Errorf("hsmstore: C_FindObjectsFinal: %w", err)
+		}
+		return false, nil
 	})
 }
+
+// pingTemplate matches no object hsmstore makes: Ping's search finds nothing, cheaply.
+var pingTemplate = []*pkcs11.Attribute{class(pkcs11.CKO_DATA), pkcs11.NewAttribute(pkcs11.CKA_LABEL, []byte("hsmstore ping"))}
 
 // Stats returns a snapshot of the counters of the store's token connection (shared by
 // every Store on the same token in the process).
