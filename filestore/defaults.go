@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/secretstores/secretstores/secrets"
+	"github.com/secretstores/secretstores/secrets/storekit"
 )
 
 // IDM's default aliases, created by populateDefaults when missing.
@@ -104,9 +105,9 @@ func (s *Store) PopulateDefaults(ctx context.Context, opts DefaultsOptions) ([]s
 func defaultMaterial(alias string, aesBits int, now time.Time) (secrets.KeyMaterial, error) {
 	switch alias {
 	case AliasSymDefault, AliasSelfServiceKey:
-		return secrets.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindAES, Bits: aesBits, Algorithm: "AES", Extractable: true})
+		return storekit.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindAES, Bits: aesBits, Algorithm: "AES", Extractable: true})
 	case AliasJWTSessionHMAC:
-		return secrets.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Algorithm: "HmacSHA256", Extractable: true})
+		return storekit.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Algorithm: "HmacSHA256", Extractable: true})
 	}
 	cn, o := "localhost", "OpenIDM Self-Signed Certificate"
 	if alias == AliasSelfServiceCert {

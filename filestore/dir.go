@@ -21,6 +21,7 @@ import (
 	"sync"
 
 	"github.com/secretstores/secretstores/secrets"
+	"github.com/secretstores/secretstores/secrets/storekit"
 )
 
 // DirFormat is how the files of a key directory encode their secret, as IDM's FileSystemStore
@@ -112,7 +113,7 @@ type DirStore struct {
 	closed bool
 	files  map[string]*dirFile   // alias (file name) → file
 	ids    map[string][]*dirFile // versioned secret id → versions, highest first
-	subs   secrets.Subscribers
+	subs   storekit.Subscribers
 }
 
 type dirFile struct {
@@ -201,7 +202,7 @@ func (s *DirStore) scan() (map[string]*dirFile, map[string][]*dirFile, error) {
 			km, err := decodeDirFile(data, s.cfg)
 			clear(data)
 			if err == nil {
-				f.entry, err = secrets.NewSoftwareEntry(name, km)
+				f.entry, err = storekit.NewSoftwareEntry(name, km)
 				clear(km.Secret)
 			}
 			if err != nil {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/secretstores/secretstores/secrets"
 	"github.com/secretstores/secretstores/secrets/secretstest"
+	"github.com/secretstores/secretstores/secrets/storekit"
 )
 
 func writeFiles(t testing.TB, dir string, files map[string][]byte) {
@@ -535,7 +536,7 @@ func FuzzDirFile(f *testing.F) {
 						continue // RSA key checks are slow under fuzzing instrumentation
 					}
 				}
-				if _, err := secrets.NewSoftwareEntry("x", km); err != nil {
+				if _, err := storekit.NewSoftwareEntry("x", km); err != nil {
 					t.Fatalf("%s/%v: decoded material makes no entry: %v", format, kind, err)
 				}
 			}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/secretstores/secretstores/secrets"
+	"github.com/secretstores/secretstores/secrets/storekit"
 )
 
 // javaFixture is one keystore of testdata/expected.json: what Java (Dump.java) read from it.
@@ -137,7 +138,7 @@ func checkJavaKeyStoreData(t *testing.T, file string, data []byte, want javaFixt
 		if !slices.Equal(chainSums, w.ChainSHA256) {
 			t.Errorf("%s: chain %v, Java has %v", where, chainSums, w.ChainSHA256)
 		}
-		entry, err := secrets.NewSoftwareEntry(d.Alias, km)
+		entry, err := storekit.NewSoftwareEntry(d.Alias, km)
 		if err != nil {
 			t.Errorf("%s: %v", where, err)
 			continue

@@ -15,13 +15,14 @@ import (
 	"time"
 
 	"github.com/secretstores/secretstores/secrets"
+	"github.com/secretstores/secretstores/secrets/storekit"
 )
 
 // cheapP12 returns a small PKCS#12 keystore written with one iteration (fast to fuzz): a
 // secret key, an AES key, an EC key pair and a trusted certificate, password "changeit".
 func cheapP12(t testing.TB) []byte {
 	t.Helper()
-	ec, err := secrets.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindEC, Subject: pkix.Name{CommonName: "fuzz"}})
+	ec, err := storekit.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindEC, Subject: pkix.Name{CommonName: "fuzz"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func fuzzDecode(t *testing.T, data []byte) {
 	for _, e := range p.entries {
 		if e.key != nil {
 			if km, err := e.key.decrypt("changeit"); err == nil && km.Kind != secrets.KindUnknown {
-				secrets.NewSoftwareEntry(e.Alias, km)
+				storekit.NewSoftwareEntry(e.Alias, km)
 			}
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/secretstores/secretstores/secrets"
+	"github.com/secretstores/secretstores/secrets/storekit"
 
 	"github.com/secretstores/secretstores/internal/atomicfile"
 )
@@ -97,7 +98,7 @@ type Store struct {
 	st     *state
 	closed bool
 
-	subs secrets.Subscribers
+	subs storekit.Subscribers
 
 	stopWatch chan struct{}
 	watchDone chan struct{}
@@ -409,7 +410,7 @@ func (fe *fileEntry) get(keyPassword string) (secrets.Entry, error) {
 		fe.err = err
 		return nil, err
 	}
-	fe.entry, fe.err = secrets.NewSoftwareEntry(fe.d.Alias, km)
+	fe.entry, fe.err = storekit.NewSoftwareEntry(fe.d.Alias, km)
 	return fe.entry, fe.err
 }
 
@@ -778,7 +779,7 @@ func checkAlias(alias string) error {
 	return nil
 }
 
-// Generate creates a key as spec describes (secrets.GenerateKeyMaterial: random secret
+// Generate creates a key as spec describes (storekit.GenerateKeyMaterial: random secret
 // keys; RSA and EC key pairs with a self-signed certificate) and saves it under alias.
 //
 // Errors: a *secrets.KeyError wrapping secrets.ErrExists when the alias is taken (ignoring
@@ -796,7 +797,7 @@ func (s *Store) Generate(ctx context.Context, alias string, spec secrets.KeySpec
 		// requires a name. Default to CN=<alias>, as hsmstore.Generate does.
 		spec.Subject = pkix.Name{CommonName: alias}
 	}
-	km, err := secrets.GenerateKeyMaterial(spec)
+	km, err := storekit.GenerateKeyMaterial(spec)
 	if err != nil {
 		return nil, err
 	}
@@ -815,13 +816,13 @@ func (s *Store) Import(ctx context.Context, alias string, key secrets.KeyMateria
 		return nil, err
 	}
 	if key.Kind.Private() && len(key.Chain) == 0 {
-		return nil, &secrets.KeyError{Op: "import", Store: s.name, Alias: alias, Err: errors.New("a private key needs its certificate chain in a keystore (make a self-signed one with secrets.SelfSignedCertificate)")}
+		return nil, &secrets.KeyError{Op: "import", Store: s.name, Alias: alias, Err: errors.New("a private key needs its certificate chain in a keystore (make a self-signed one with storekit.SelfSignedCertificate)")}
 	}
 	if c, ok := emptyDNSelfSigned(key); ok {
-		// A self-signed certificate with an empty name (what secrets.GenerateKeyMaterial
+		// A self-signed certificate with an empty name (what storekit.GenerateKeyMaterial
 		// makes from a KeySpec without Subject): issue it again as CN=<alias>, as Generate
 		// does, since Java would refuse the whole keystore.
-		nc, err := secrets.SelfSignedCertificate(key.Private.(crypto.Signer), secrets.KeySpec{
+		nc, err := storekit.SelfSignedCertificate(key.Private.(crypto.Signer), secrets.KeySpec{
 			Subject: pkix.Name{CommonName: alias}, NotBefore: c.NotBefore, NotAfter: c.NotAfter})
 		if err != nil {
 			return nil, &secrets.KeyError{Op: "import", Store: s.name, Alias: alias, Err: err}
@@ -836,7 +837,7 @@ func (s *Store) Import(ctx context.Context, alias string, key secrets.KeyMateria
 			return nil, &secrets.KeyError{Op: "import", Store: s.name, Alias: alias, Err: trimPrefix(err)}
 		}
 	}
-	if _, err := secrets.NewSoftwareEntry(alias, key); err != nil {
+	if _, err := storekit.NewSoftwareEntry(alias, key); err != nil {
 		return nil, err
 	}
 	return s.put(ctx, "import", alias, key, overwrite)
@@ -849,7 +850,7 @@ func (s *Store) put(ctx context.Context, op, alias string, km secrets.KeyMateria
 		km.Algorithm = map[secrets.Kind]string{secrets.KindSecret: "HmacSHA256", secrets.KindAES: "AES"}[km.Kind]
 	}
 	km.Extractable = true
-	entry, err := secrets.NewSoftwareEntry(alias, km)
+	entry, err := storekit.NewSoftwareEntry(alias, km)
 	if err != nil {
 		return nil, err
 	}

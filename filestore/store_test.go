@@ -17,6 +17,7 @@ import (
 
 	"github.com/secretstores/secretstores/secrets"
 	"github.com/secretstores/secretstores/secrets/secretstest"
+	"github.com/secretstores/secretstores/secrets/storekit"
 )
 
 // storeCopy copies testdata/name into a fresh temporary directory and returns its path.
@@ -381,7 +382,7 @@ func TestStoreKeyMaterial(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			copyEntry, err := secrets.NewSoftwareEntry(w.Alias, km)
+			copyEntry, err := storekit.NewSoftwareEntry(w.Alias, km)
 			if err != nil {
 				t.Fatalf("%s %s: %v", file, w.Alias, err)
 			}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/secretstores/secretstores/secrets"
+	"github.com/secretstores/secretstores/secrets/storekit"
 )
 
 // TestGenerateEmptySubjectDefaultsToAlias: a key pair generated without a subject gets
@@ -35,7 +36,7 @@ func TestGenerateEmptySubjectDefaultsToAlias(t *testing.T) {
 }
 
 // TestImportRefusesCertificatesJavaRejects: a key pair whose self-signed certificate has an
-// empty name (what secrets.GenerateKeyMaterial makes from a KeySpec without Subject) is
+// empty name (what storekit.GenerateKeyMaterial makes from a KeySpec without Subject) is
 // imported with its certificate issued again as CN=<alias>; a trusted certificate with an
 // empty issuer DN is refused, naming the problem, and nothing is written. (TestMain has Java
 // load the file.)
@@ -48,7 +49,7 @@ func TestImportRefusesCertificatesJavaRejects(t *testing.T) {
 	}
 	defer s.Close()
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	c, err := secrets.SelfSignedCertificate(k, secrets.KeySpec{Kind: secrets.KindEC})
+	c, err := storekit.SelfSignedCertificate(k, secrets.KeySpec{Kind: secrets.KindEC})
 	if err != nil {
 		t.Fatal(err)
 	}

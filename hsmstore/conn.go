@@ -18,6 +18,7 @@ import (
 	"github.com/miekg/pkcs11"
 
 	"github.com/secretstores/secretstores/secrets"
+	"github.com/secretstores/secretstores/secrets/storekit"
 )
 
 // registry holds the process's modules and connections, so that every Store on one
@@ -77,7 +78,7 @@ type conn struct {
 
 	manageMu sync.Mutex
 
-	subs secrets.Subscribers // every Store on the connection; Store.Subscribe names the store
+	subs storekit.Subscribers // every Store on the connection; Store.Subscribe names the store
 }
 
 type connStats struct {

@@ -19,6 +19,7 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/secretstores/secretstores/secrets"
+	"github.com/secretstores/secretstores/secrets/storekit"
 )
 
 // base is what every entry has. Entries keep their object handles (objRef): no object
@@ -77,7 +78,7 @@ func hmacMech(h crypto.Hash) (uint, error) {
 	case crypto.SHA512:
 		return pkcs11.CKM_SHA512_HMAC, nil
 	}
-	return 0, secrets.CheckMACHash(h)
+	return 0, storekit.CheckMACHash(h)
 }
 
 // Pre-built mechanisms: no allocation per call for the parameterless ones.
@@ -333,7 +334,7 @@ func hashMechs(h crypto.Hash) (hashMech, mgf uint, ok bool) {
 // salt length of rsa.PSSSaltLengthAuto or rsa.PSSSaltLengthEqualsHash means the hash length
 // (what JWS PS256 and Java use, and what rsa.VerifyPSS with either accepts).
 func (k *rsaKey) Sign(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	if err := secrets.CheckDigest(digest, opts); err != nil {
+	if err := storekit.CheckDigest(digest, opts); err != nil {
 		return nil, err
 	}
 	h := opts.HashFunc()
@@ -617,7 +618,7 @@ func (c *conn) oaepSHA1Only() bool {
 // Sign signs digest with CKM_ECDSA inside the token and returns the ASN.1 DER signature
 // crypto/ecdsa makes (ecdsa.VerifyASN1 checks it).
 func (k *ecKey) Sign(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	if err := secrets.CheckDigest(digest, opts); err != nil {
+	if err := storekit.CheckDigest(digest, opts); err != nil {
 		return nil, err
 	}
 	if err := k.st.c.supports(CapECDSASign); err != nil {

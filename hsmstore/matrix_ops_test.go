@@ -20,6 +20,7 @@ import (
 	"github.com/secretstores/secretstores/hsmstore"
 	"github.com/secretstores/secretstores/internal/p11test"
 	"github.com/secretstores/secretstores/secrets"
+	"github.com/secretstores/secretstores/secrets/storekit"
 )
 
 // storeModules are the modules of the p11test matrix: NSS softokn both loaded directly
@@ -351,7 +352,7 @@ func TestMatrixCapabilities(t *testing.T) {
 		var km secrets.KeyMaterial
 		check(hsmstore.CapECDSASign, "CKM_ECDSA", func() {
 			var err error
-			if km, err = secrets.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindEC, Subject: pkix.Name{CommonName: "cap-ec-import"}}); err != nil {
+			if km, err = storekit.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindEC, Subject: pkix.Name{CommonName: "cap-ec-import"}}); err != nil {
 				t.Fatal(err)
 			}
 			_ = s.Delete(ctx, "cap-ec-import")

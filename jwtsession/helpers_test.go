@@ -23,6 +23,7 @@ import (
 	"github.com/secretstores/secretstores/jwtsession"
 	"github.com/secretstores/secretstores/secrets"
 	"github.com/secretstores/secretstores/secrets/secretstest"
+	"github.com/secretstores/secretstores/secrets/storekit"
 )
 
 // Aliases IDM uses by default.
@@ -46,7 +47,7 @@ func rsaKey(t testing.TB, i int) secrets.KeyMaterial {
 func sharedRSAKey(i int) secrets.KeyMaterial {
 	rsaKeysOnce.Do(func() {
 		for range 3 {
-			km, err := secrets.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindRSA, Bits: 2048})
+			km, err := storekit.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindRSA, Bits: 2048})
 			if err != nil {
 				panic(err)
 			}

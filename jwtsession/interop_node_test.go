@@ -19,6 +19,7 @@ import (
 	"github.com/secretstores/secretstores/internal/testenv"
 	"github.com/secretstores/secretstores/jwtsession"
 	"github.com/secretstores/secretstores/secrets"
+	"github.com/secretstores/secretstores/secrets/storekit"
 )
 
 // nodeJose installs npm's jose@5 into a temporary directory (v6 dropped RSA1_5; the
@@ -71,7 +72,7 @@ func TestNodeJoseModern(t *testing.T) {
 	sigRSA := rsaKey(t, 2)
 	_, err := e.store.Import(ctx, "sig-rsa", sigRSA, true)
 	require.NoError(t, err)
-	ec, err := secrets.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindEC, Bits: 256})
+	ec, err := storekit.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindEC, Bits: 256})
 	require.NoError(t, err)
 	_, err = e.store.Import(ctx, "sig-ec", ec, true)
 	require.NoError(t, err)

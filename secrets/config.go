@@ -6,11 +6,10 @@ import (
 
 // Store class names of IDM's secrets.json ("class"), for Openers.
 const (
-	ClassFileBased     = "org.forgerock.openidm.secrets.config.FileBasedStore"      // IDM 7.0–7.4 keystore file
-	ClassKeyStore      = "org.forgerock.openidm.secrets.config.KeyStoreSecretStore" // IDM 7.5+ keystore file
-	ClassHSM           = "org.forgerock.openidm.secrets.config.HsmBasedStore"       // PKCS#11 token
-	ClassFileSystem    = "org.forgerock.openidm.secrets.config.FileSystemStore"     // directory of key files
-	ClassPropertyBased = "org.forgerock.openidm.secrets.config.PropertyBasedStore"
+	ClassFileBased  = "org.forgerock.openidm.secrets.config.FileBasedStore"      // IDM 7.0–7.4 keystore file
+	ClassKeyStore   = "org.forgerock.openidm.secrets.config.KeyStoreSecretStore" // IDM 7.5+ keystore file
+	ClassHSM        = "org.forgerock.openidm.secrets.config.HsmBasedStore"       // PKCS#11 token
+	ClassFileSystem = "org.forgerock.openidm.secrets.config.FileSystemStore"     // directory of key files
 )
 
 // Config is a loaded secrets.json: the stores in file order, with every &{...} expression

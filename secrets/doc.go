@@ -11,7 +11,8 @@
 // [EntryDecrypter], [EntryExporter], ...), and runs them where the key lives: inside the token
 // for an HSM store. Stores may also generate ([Generator]), import ([Importer]) and delete
 // ([Deleter]) entries, and tell a Provider when entries change ([Notifier]).
-// [NewSoftwareEntry] is the Entry of a key held in process memory.
+// Package secrets/storekit holds what only store implementations need: the Entry of a key held
+// in process memory, key generation, notification bookkeeping.
 //
 // # The Provider
 //

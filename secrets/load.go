@@ -21,8 +21,8 @@ const MaxConfigSize = 4 << 20
 // LoadConfig reads IDM's secrets.json: "stores" (name, class, config with per-store
 // "mappings") and "populateDefaults", with every &{name|default} expression expanded from
 // props (nil means EnvProperties()) and IDM's type wrappers ($int, $bool, $number, $list,
-// $array, $base64:encode, $base64:decode) applied. Each string has the budget of Expand;
-// all the strings of the file share one of 10 × MaxExpansions expressions and MaxConfigSize
+// $array, $base64:encode, $base64:decode) applied. Each string expands at most 1000
+// expressions; all the strings of the file share a budget of 10,000 expressions and MaxConfigSize
 // bytes of expanded output. Errors name the JSON path and, for expressions, the property;
 // they never contain a property's value.
 func LoadConfig(path string, props Properties) (*Config, error) {
@@ -198,7 +198,7 @@ func parseMappings(v any, path string) ([]Mapping, error) {
 				}
 				for j, t := range list {
 					p := Purpose(t)
-					if !p.Valid() {
+					if !p.valid() {
 						return nil, fmt.Errorf("secrets: %s/types/%d: %q is not a purpose: want ENCRYPT, DECRYPT, SIGN, VERIFY or GENERIC", mp, j, t)
 					}
 					mapping.Types = append(mapping.Types, p)

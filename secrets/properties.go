@@ -40,21 +40,21 @@ func EnvName(property string) string {
 }
 
 // EnvProperties returns Properties read from the environment as IDM reads them (EnvName).
-// Their values are [Literal]: a password in OPENIDM_KEYSTORE_PASSWORD that contains "&{" is
+// Their values are literal: a password in OPENIDM_KEYSTORE_PASSWORD that contains "&{" is
 // used as it is, not expanded again.
 func EnvProperties() Properties {
-	return Literal(PropertiesFunc(func(name string) (string, bool) { return os.LookupEnv(EnvName(name)) }))
+	return literalSource(PropertiesFunc(func(name string) (string, bool) { return os.LookupEnv(EnvName(name)) }))
 }
 
-// Literal returns Properties whose values [Expand] uses as they are: an "&{" in a value from
+// literalSource returns Properties whose values expand uses as they are: an "&{" in a value from
 // p is text, not an expression. Wrap the sources of secrets in it (the environment, a secrets
 // manager, a PIN file), so that a password containing "&{" is neither refused nor changed.
 // Values from other Properties (a boot.properties file, a map) are expanded again, so that
 // openidm.keystore.location=&{idm.install.dir}/security/keystore.jceks works.
 //
 // This is this library's rule: IDM's own behaviour for a property value containing "&{"
-// is not documented. [EnvProperties] is Literal.
-func Literal(p Properties) Properties { return literalProps{p} }
+// is not documented. [EnvProperties] is literal.
+func literalSource(p Properties) Properties { return literalProps{p} }
 
 type literalProps struct{ p Properties }
 
@@ -70,7 +70,7 @@ func (l literalProps) lookup(name string) (string, bool, bool) {
 	return v, true, ok
 }
 
-// sourceProps is implemented by Properties that know whether a value is [Literal].
+// sourceProps is implemented by Properties that know whether a value is literal.
 type sourceProps interface {
 	lookup(name string) (value string, literal, ok bool)
 }
@@ -89,7 +89,7 @@ func lookupSource(p Properties, name string) (v string, literal, ok bool) {
 // Layered returns Properties that ask each of ps in turn; the first that defines a name wins.
 // IDM's precedence, highest first: environment, system properties, expression files,
 // config.properties; so Layered(EnvProperties(), bootProperties) is the usual order. A value
-// from a [Literal] layer stays literal.
+// from a literal layer stays literal.
 func Layered(ps ...Properties) Properties { return layered(ps) }
 
 type layered []Properties
@@ -108,8 +108,8 @@ func (ls layered) lookup(name string) (string, bool, bool) {
 	return "", false, false
 }
 
-// MaxPropertiesSize bounds a properties file.
-const MaxPropertiesSize = 1 << 20
+// maxPropertiesSize bounds a properties file.
+const maxPropertiesSize = 1 << 20
 
 // ReadPropertiesFile reads a Java .properties file (IDM's boot.properties, config.properties):
 // key=value, key:value or key value; '#' and '!' comments; '\' line continuations; escapes
@@ -120,7 +120,7 @@ func ReadPropertiesFile(path string) (Properties, error) {
 		return nil, fmt.Errorf("secrets: reading properties: %w", err)
 	}
 	defer f.Close()
-	m, err := ParseProperties(io.LimitReader(f, MaxPropertiesSize+1))
+	m, err := ParseProperties(io.LimitReader(f, maxPropertiesSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("secrets: %s: %w", path, err)
 	}
@@ -130,12 +130,12 @@ func ReadPropertiesFile(path string) (Properties, error) {
 // ParseProperties parses Java .properties text (see ReadPropertiesFile), as
 // java.util.Properties.load reads it: ISO-8859-1, so write other characters as \uXXXX.
 func ParseProperties(r io.Reader) (map[string]string, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxPropertiesSize+1))
+	data, err := io.ReadAll(io.LimitReader(r, maxPropertiesSize+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > MaxPropertiesSize {
-		return nil, fmt.Errorf("properties larger than %d bytes", MaxPropertiesSize)
+	if len(data) > maxPropertiesSize {
+		return nil, fmt.Errorf("properties larger than %d bytes", maxPropertiesSize)
 	}
 	m := map[string]string{}
 	for _, p := range javaprops.Parse(data) {
@@ -151,13 +151,13 @@ func ParseProperties(r io.Reader) (map[string]string, error) {
 const (
 	maxExprDepth  = 32
 	maxExprOutput = 1 << 20
-	// MaxExpansions is the number of &{...} expressions one call of [Expand] (one string of a
+	// maxExpansions is the number of &{...} expressions one call of expand (one string of a
 	// secrets.json) may expand, counting those inside property values and defaults.
-	MaxExpansions = 1000
+	maxExpansions = 1000
 	// maxFileExpansions and maxFileExprOutput bound the expressions of all the strings of
 	// one file together (ParseConfig, LoadConfig, ResolveJSON), as maxExprOutput and
 	// MaxExpansions bound one string's.
-	maxFileExpansions = 10 * MaxExpansions
+	maxFileExpansions = 10 * maxExpansions
 	maxFileExprOutput = MaxConfigSize
 )
 
@@ -194,25 +194,25 @@ func (e *ExprError) Error() string {
 
 func (e *ExprError) Unwrap() error { return e.Err }
 
-// ErrUndefinedProperty: an expression names a property that no source defines and gives no
+// errUndefinedProperty: an expression names a property that no source defines and gives no
 // default.
-var ErrUndefinedProperty = errors.New("undefined, and the expression has no default: define it (environment, boot.properties) or write &{name|default}")
+var errUndefinedProperty = errors.New("undefined, and the expression has no default: define it (environment, boot.properties) or write &{name|default}")
 
-// ErrTooManyExpansions: expanding one string took more than [MaxExpansions] expressions
+// errTooManyExpansions: expanding one string took more than maxExpansions expressions
 // (properties whose values refer to other properties many times over).
-var ErrTooManyExpansions = fmt.Errorf("more than %d expressions to expand: properties refer to each other too often", MaxExpansions)
+var errTooManyExpansions = fmt.Errorf("more than %d expressions to expand: properties refer to each other too often", maxExpansions)
 
-// Expand replaces every &{name|default} expression in s by the property's value, itself
-// expanded unless it comes from a [Literal] source. Names and defaults may contain
+// expand replaces every &{name|default} expression in s by the property's value, itself
+// expanded unless it comes from a literal source. Names and defaults may contain
 // expressions (innermost first); literals may surround them. An undefined property without
 // default, a cycle, an unterminated expression, more than 32 levels of nesting, more than
-// [MaxExpansions] expressions (ErrTooManyExpansions) or more than 1 MiB of output is an
+// maxExpansions expressions (errTooManyExpansions) or more than 1 MiB of output is an
 // *ExprError. Property values never appear in errors.
-func Expand(s string, props Properties) (string, error) {
+func expand(s string, props Properties) (string, error) {
 	return expandIn(s, props, nil)
 }
 
-// expandIn is Expand with the budget of a file shared by its strings (nil: none).
+// expandIn is expand with the budget of a file shared by its strings (nil: none).
 func expandIn(s string, props Properties, file *exprBudget) (string, error) {
 	if !strings.Contains(s, "&{") {
 		return s, nil
@@ -254,12 +254,12 @@ func (x *expander) expand(s string, depth int) (string, error) {
 			return "", err
 		}
 		x.count++
-		if x.count > MaxExpansions {
-			return "", &ExprError{Err: ErrTooManyExpansions}
+		if x.count > maxExpansions {
+			return "", &ExprError{Err: errTooManyExpansions}
 		}
 		if x.file != nil {
 			if x.file.count++; x.file.count > maxFileExpansions {
-				return "", &ExprError{Err: fmt.Errorf("the file's strings take more than %d expressions in all: %w", maxFileExpansions, ErrTooManyExpansions)}
+				return "", &ExprError{Err: fmt.Errorf("the file's strings take more than %d expressions in all: %w", maxFileExpansions, errTooManyExpansions)}
 			}
 		}
 		nameExpr := s[i+2 : end]
@@ -311,7 +311,7 @@ func (x *expander) property(name, label string, def *string, depth int) (string,
 	v, literal, ok := lookupSource(x.props, name)
 	if !ok {
 		if def == nil {
-			return "", &ExprError{Property: label, Err: ErrUndefinedProperty}
+			return "", &ExprError{Property: label, Err: errUndefinedProperty}
 		}
 		return x.expand(*def, depth+1)
 	}

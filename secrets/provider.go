@@ -173,7 +173,7 @@ func NewProvider(stores []Store, mappings []Mapping, opts *ProviderOptions) (*Pr
 			return nil, fmt.Errorf("secrets: mapping of %s has no types: list ENCRYPT, DECRYPT, SIGN, VERIFY or GENERIC", m.SecretID)
 		}
 		for _, t := range m.Types {
-			if !t.Valid() {
+			if !t.valid() {
 				return nil, fmt.Errorf("secrets: mapping of %s has type %q: want ENCRYPT, DECRYPT, SIGN, VERIFY or GENERIC", m.SecretID, t)
 			}
 		}

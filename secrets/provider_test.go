@@ -18,6 +18,7 @@ import (
 
 	"github.com/secretstores/secretstores/secrets"
 	"github.com/secretstores/secretstores/secrets/secretstest"
+	"github.com/secretstores/secretstores/secrets/storekit"
 )
 
 // countingStore counts Entry calls on a MemoryStore and can hold them until released.
@@ -41,7 +42,7 @@ func newStore(t testing.TB, name string, keys map[string]secrets.Kind) *counting
 	for alias, kind := range keys {
 		spec := secrets.KeySpec{Kind: kind, Subject: pkix.Name{CommonName: alias}}
 		if kind == secrets.KindCertificate {
-			km, err := secrets.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindEC, Subject: pkix.Name{CommonName: alias}})
+			km, err := storekit.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindEC, Subject: pkix.Name{CommonName: alias}})
 			require.NoError(t, err)
 			_, err = m.Import(context.Background(), alias, secrets.KeyMaterial{Kind: kind, Chain: km.Chain}, false)
 			require.NoError(t, err)
@@ -307,10 +308,10 @@ func TestSecretErrorsNameTheKey(t *testing.T) {
 }
 
 func TestAlgorithm(t *testing.T) {
-	e, err := secrets.NewSoftwareEntry("k", secrets.KeyMaterial{Kind: secrets.KindSecret, Secret: make([]byte, 64), Algorithm: "HmacSHA512"})
+	e, err := storekit.NewSoftwareEntry("k", secrets.KeyMaterial{Kind: secrets.KindSecret, Secret: make([]byte, 64), Algorithm: "HmacSHA512"})
 	require.NoError(t, err)
 	assert.Equal(t, "HmacSHA512", secrets.NewSecret("s", e).Algorithm())
-	e, err = secrets.NewSoftwareEntry("k", secrets.KeyMaterial{Kind: secrets.KindAES, Secret: make([]byte, 16)})
+	e, err = storekit.NewSoftwareEntry("k", secrets.KeyMaterial{Kind: secrets.KindAES, Secret: make([]byte, 16)})
 	require.NoError(t, err)
 	assert.Equal(t, "AES", secrets.NewSecret("s", e).Algorithm(), "keytool's default for the kind")
 }
@@ -362,7 +363,7 @@ func TestSharedLookupLeaderCancelled(t *testing.T) {
 }
 
 func TestSubscribers(t *testing.T) {
-	var s secrets.Subscribers
+	var s storekit.Subscribers
 	var got []secrets.Change
 	unsub := s.Subscribe(func(c secrets.Change) { got = append(got, c) })
 	aliases := []string{"a"}

@@ -42,11 +42,8 @@ func (s *Secret) Algorithm() string {
 			return n
 		}
 	}
-	return DefaultAlgorithm(s.entry.Kind())
+	return defaultAlgorithm(s.entry.Kind())
 }
-
-// Entry returns the underlying store entry.
-func (s *Secret) Entry() Entry { return s.entry }
 
 // Certificate returns the leaf certificate, or nil when the entry has none.
 func (s *Secret) Certificate() *x509.Certificate {
@@ -227,4 +224,20 @@ type decrypter struct{ s *Secret }
 func (a decrypter) Public() crypto.PublicKey { return a.s.entry.Public() }
 func (a decrypter) Decrypt(_ io.Reader, msg []byte, opts crypto.DecrypterOpts) ([]byte, error) {
 	return a.s.Decrypt(context.Background(), msg, opts)
+}
+
+// defaultAlgorithm returns the Java algorithm name keytool uses for a kind of key: HmacSHA256,
+// AES, RSA, EC; "" for certificates and unknown kinds.
+func defaultAlgorithm(k Kind) string {
+	switch k {
+	case KindSecret:
+		return "HmacSHA256"
+	case KindAES:
+		return "AES"
+	case KindRSA:
+		return "RSA"
+	case KindEC:
+		return "EC"
+	}
+	return ""
 }

@@ -22,7 +22,7 @@ const (
 )
 
 // Valid reports whether p is one of the five purposes.
-func (p Purpose) Valid() bool {
+func (p Purpose) valid() bool {
 	switch p {
 	case Encrypt, Decrypt, Sign, Verify, Generic:
 		return true

@@ -144,7 +144,7 @@ func TestREADMESample(t *testing.T) {
 
 // libraryPackages are the packages a user's program imports; examples/ and internal/ are not
 // among them.
-var libraryPackages = []string{"secrets", "secrets/jsoncrypto", "secrets/secretstest", "pkcs11conf", "hsmstore", "filestore", "jwtsession"}
+var libraryPackages = []string{"secrets", "secrets/storekit", "secrets/jsoncrypto", "secrets/secretstest", "pkcs11conf", "hsmstore", "filestore", "jwtsession"}
 
 // TestModuleGraphHasNoBrowserTooling checks the README's claim that a program importing the
 // library requires no tooling of the examples' tests: go mod graph of a module that imports

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/secretstores/secretstores/secrets"
+	"github.com/secretstores/secretstores/secrets/storekit"
 )
 
 // asymValue builds json-crypto's 2016 asymmetric form: a random AES session key wrapped with
@@ -119,7 +120,7 @@ func oaepEncrypt(t testing.TB, pub *rsa.PublicKey, msg []byte, o *rsa.OAEPOption
 // unwrap fails exactly as a bad MAC does, so the error is no RSA padding oracle.
 func TestAsymmetricForm(t *testing.T) {
 	f := newFixture(t)
-	km, err := secrets.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindRSA})
+	km, err := storekit.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindRSA})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/secretstores/secretstores/secrets"
+	"github.com/secretstores/secretstores/secrets/storekit"
 )
 
 // The modern scheme, TypeGCM:
@@ -22,7 +23,7 @@ import (
 //
 // AES-256 when the key is 256-bit (secrets.KeySpec's default for AES).
 
-const gcmOverhead = secrets.GCMNonceSize + 16
+const gcmOverhead = storekit.GCMNonceSize + 16
 
 type gcmValue struct {
 	alias    string

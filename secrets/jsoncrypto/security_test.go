@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/secretstores/secretstores/secrets"
+	"github.com/secretstores/secretstores/secrets/storekit"
 )
 
 // recordSteps runs fn with testHook set and returns the steps it took and its error.
@@ -44,7 +45,7 @@ func idmDecryptIDs(store string) []string {
 // that key's public half: all an attacker has.
 func idmProvider(t *testing.T, f *fixture) (*secrets.Provider, *rsa.PublicKey) {
 	t.Helper()
-	km, err := secrets.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindRSA})
+	km, err := storekit.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindRSA})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +285,7 @@ func TestSecurityItem8FoldedMembersRefused(t *testing.T) {
 	if _, err := Scan([]byte(`{"a":` + string(folded) + `}`)); !errors.Is(err, ErrMalformed) {
 		t.Errorf("Scan: %v", err)
 	}
-	km, _ := secrets.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindRSA})
+	km, _ := storekit.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindRSA})
 	asym := asymValue(t, &km.Private.(*rsa.PrivateKey).PublicKey, "rsa", "RSA/ECB/PKCS1Padding", []byte(`"x"`), nil)
 	extra := []byte(strings.Replace(string(asym), `"key":{"cipher"`, `"key":{"x":"y","cipher"`, 1))
 	if _, err := Inspect(extra); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), `"key" object`) {

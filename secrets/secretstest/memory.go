@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/secretstores/secretstores/secrets"
+	"github.com/secretstores/secretstores/secrets/storekit"
 )
 
 // MemoryStore is a secrets.Store holding software keys in memory. It implements Generator,
@@ -19,7 +20,7 @@ type MemoryStore struct {
 
 	mu      sync.RWMutex
 	entries map[string]secrets.Entry
-	subs    secrets.Subscribers
+	subs    storekit.Subscribers
 	closed  bool
 }
 
@@ -70,12 +71,12 @@ func (m *MemoryStore) Aliases(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// Generate makes a software key as spec says (secrets.GenerateKeyMaterial) under alias.
+// Generate makes a software key as spec says (storekit.GenerateKeyMaterial) under alias.
 func (m *MemoryStore) Generate(ctx context.Context, alias string, spec secrets.KeySpec) (secrets.Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	km, err := secrets.GenerateKeyMaterial(spec)
+	km, err := storekit.GenerateKeyMaterial(spec)
 	if err != nil {
 		return nil, &secrets.KeyError{Op: "generate", Store: m.name, Alias: alias, Err: err}
 	}
@@ -91,7 +92,7 @@ func (m *MemoryStore) put(ctx context.Context, alias string, km secrets.KeyMater
 	if alias == "" {
 		return nil, &secrets.KeyError{Op: "import", Store: m.name, Err: fmt.Errorf("empty alias")}
 	}
-	e, err := secrets.NewSoftwareEntry(alias, km)
+	e, err := storekit.NewSoftwareEntry(alias, km)
 	if err != nil {
 		return nil, &secrets.KeyError{Op: "import", Store: m.name, Alias: alias, Err: err}
 	}

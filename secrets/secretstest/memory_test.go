@@ -9,6 +9,7 @@ import (
 
 	"github.com/secretstores/secretstores/secrets"
 	"github.com/secretstores/secretstores/secrets/secretstest"
+	"github.com/secretstores/secretstores/secrets/storekit"
 )
 
 func TestMemoryStoreConformance(t *testing.T) {
@@ -22,7 +23,7 @@ func TestMemoryStoreConformance(t *testing.T) {
 		"rsa":  {Kind: secrets.KindRSA, Subject: pkix.Name{CommonName: "rsa"}},
 		"ec":   {Kind: secrets.KindEC, Subject: pkix.Name{CommonName: "ec"}},
 	} {
-		km, err := secrets.GenerateKeyMaterial(spec)
+		km, err := storekit.GenerateKeyMaterial(spec)
 		require.NoError(t, err)
 		fixture[alias] = km
 	}

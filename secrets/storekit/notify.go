@@ -1,6 +1,7 @@
-package secrets
+package storekit
 
 import (
+	"github.com/secretstores/secretstores/secrets"
 	"slices"
 	"sync"
 )
@@ -12,15 +13,15 @@ import (
 type Subscribers struct {
 	mu   sync.Mutex
 	next int
-	fns  map[int]func(Change)
+	fns  map[int]func(secrets.Change)
 }
 
 // Subscribe registers f and returns the function that removes it (idempotent).
-func (s *Subscribers) Subscribe(f func(Change)) (unsubscribe func()) {
+func (s *Subscribers) Subscribe(f func(secrets.Change)) (unsubscribe func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fns == nil {
-		s.fns = make(map[int]func(Change))
+		s.fns = make(map[int]func(secrets.Change))
 	}
 	id := s.next
 	s.next++
@@ -33,15 +34,15 @@ func (s *Subscribers) Subscribe(f func(Change)) (unsubscribe func()) {
 }
 
 // Notify calls every subscriber with c.
-func (s *Subscribers) Notify(c Change) {
+func (s *Subscribers) Notify(c secrets.Change) {
 	s.mu.Lock()
-	fns := make([]func(Change), 0, len(s.fns))
+	fns := make([]func(secrets.Change), 0, len(s.fns))
 	for _, f := range s.fns {
 		fns = append(fns, f)
 	}
 	s.mu.Unlock()
 	for _, f := range fns {
-		f(Change{Store: c.Store, Aliases: slices.Clone(c.Aliases)})
+		f(secrets.Change{Store: c.Store, Aliases: slices.Clone(c.Aliases)})
 	}
 }
 

@@ -1,4 +1,4 @@
-package secrets
+package storekit
 
 import (
 	"context"
@@ -12,27 +12,28 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/secretstores/secretstores/secrets"
 )
 
 // NewSoftwareEntry returns an Entry whose key lives in process memory: what file-based stores
 // and the in-memory test store serve. It implements the operations that fit its kind:
-// EntryMAC and EntryExporter for KindSecret; those and EntryAEAD for KindAES; EntrySigner
-// for KindRSA and KindEC; EntryDecrypter for KindRSA. The key bytes are copied.
+// EntryMAC and EntryExporter for secrets.KindSecret; those and EntryAEAD for secrets.KindAES; EntrySigner
+// for secrets.KindRSA and secrets.KindEC; EntryDecrypter for secrets.KindRSA. The key bytes are copied.
 //
 // It fails when the material does not match its kind (an AES key of 20 bytes, an RSA kind with
 // an ECDSA key, a key pair whose certificate holds another public key).
-func NewSoftwareEntry(alias string, km KeyMaterial) (Entry, error) {
+func NewSoftwareEntry(alias string, km secrets.KeyMaterial) (secrets.Entry, error) {
 	base := softEntry{alias: alias, kind: km.Kind, chain: km.Chain, algorithm: km.Algorithm}
 	if base.algorithm == "" {
-		base.algorithm = DefaultAlgorithm(km.Kind)
+		base.algorithm = defaultAlgorithm(km.Kind)
 	}
 	switch km.Kind {
-	case KindSecret:
+	case secrets.KindSecret:
 		if len(km.Secret) == 0 {
 			return nil, fmt.Errorf("secrets: alias %s: empty secret key", alias)
 		}
 		return &softSecret{softEntry: base, key: clone(km.Secret)}, nil
-	case KindAES:
+	case secrets.KindAES:
 		block, err := aes.NewCipher(km.Secret)
 		if err != nil {
 			return nil, fmt.Errorf("secrets: alias %s: AES key of %d bytes: want 16, 24 or 32", alias, len(km.Secret))
@@ -42,7 +43,7 @@ func NewSoftwareEntry(alias string, km KeyMaterial) (Entry, error) {
 			return nil, fmt.Errorf("secrets: alias %s: %w", alias, err)
 		}
 		return &softAES{softSecret: softSecret{softEntry: base, key: clone(km.Secret)}, gcm: gcm}, nil
-	case KindRSA:
+	case secrets.KindRSA:
 		k, ok := km.Private.(*rsa.PrivateKey)
 		if !ok {
 			return nil, fmt.Errorf("secrets: alias %s: kind RSA needs an *rsa.PrivateKey, have %T", alias, km.Private)
@@ -52,7 +53,7 @@ func NewSoftwareEntry(alias string, km KeyMaterial) (Entry, error) {
 		}
 		base.public = &k.PublicKey
 		return &softRSA{softSigner{softEntry: base, key: k}}, nil
-	case KindEC:
+	case secrets.KindEC:
 		k, ok := km.Private.(*ecdsa.PrivateKey)
 		if !ok {
 			return nil, fmt.Errorf("secrets: alias %s: kind EC needs an *ecdsa.PrivateKey, have %T", alias, km.Private)
@@ -62,7 +63,7 @@ func NewSoftwareEntry(alias string, km KeyMaterial) (Entry, error) {
 		}
 		base.public = &k.PublicKey
 		return &softSigner{softEntry: base, key: k}, nil
-	case KindCertificate:
+	case secrets.KindCertificate:
 		if len(km.Chain) == 0 || km.Chain[0] == nil {
 			return nil, fmt.Errorf("secrets: alias %s: a certificate entry needs a certificate", alias)
 		}
@@ -72,20 +73,10 @@ func NewSoftwareEntry(alias string, km KeyMaterial) (Entry, error) {
 	return nil, fmt.Errorf("secrets: alias %s: cannot make a software entry of kind %v", alias, km.Kind)
 }
 
-// DefaultAlgorithm returns the Java algorithm name keytool uses for a kind of key: HmacSHA256,
-// AES, RSA, EC; "" for certificates and unknown kinds.
-func DefaultAlgorithm(k Kind) string {
-	switch k {
-	case KindSecret:
-		return "HmacSHA256"
-	case KindAES:
-		return "AES"
-	case KindRSA:
-		return "RSA"
-	case KindEC:
-		return "EC"
-	}
-	return ""
+// defaultAlgorithm is keytool's algorithm name for a kind of key, as [secrets.Secret.Algorithm]
+// reports it for an entry that records none.
+func defaultAlgorithm(k secrets.Kind) string {
+	return secrets.NewSecret("", &softEntry{kind: k}).Algorithm()
 }
 
 func matchChain(alias string, pub interface{ Equal(crypto.PublicKey) bool }, chain []*x509.Certificate) error {
@@ -102,7 +93,7 @@ func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
 type softEntry struct {
 	alias     string
-	kind      Kind
+	kind      secrets.Kind
 	chain     []*x509.Certificate
 	public    crypto.PublicKey
 	algorithm string
@@ -111,7 +102,7 @@ type softEntry struct {
 func (e *softEntry) Algorithm() string { return e.algorithm }
 
 func (e *softEntry) Alias() string              { return e.alias }
-func (e *softEntry) Kind() Kind                 { return e.kind }
+func (e *softEntry) Kind() secrets.Kind         { return e.kind }
 func (e *softEntry) Chain() []*x509.Certificate { return e.chain }
 func (e *softEntry) Public() crypto.PublicKey   { return e.public }
 
@@ -173,11 +164,11 @@ func (e *softAES) Open(ctx context.Context, sealed, aad []byte) ([]byte, error) 
 		return nil, err
 	}
 	if len(sealed) < GCMNonceSize+e.gcm.Overhead() {
-		return nil, fmt.Errorf("secrets: open: sealed data of %d bytes is too short: %w", len(sealed), ErrVerification)
+		return nil, fmt.Errorf("secrets: open: sealed data of %d bytes is too short: %w", len(sealed), secrets.ErrVerification)
 	}
 	pt, err := e.gcm.Open(nil, sealed[:GCMNonceSize], sealed[GCMNonceSize:], aad)
 	if err != nil {
-		return nil, fmt.Errorf("secrets: open: %w", ErrVerification)
+		return nil, fmt.Errorf("secrets: open: %w", secrets.ErrVerification)
 	}
 	return pt, nil
 }
@@ -229,7 +220,7 @@ func (e *softRSA) Decrypt(ctx context.Context, ciphertext []byte, opts crypto.De
 	pt, err := e.key.(*rsa.PrivateKey).Decrypt(rand.Reader, ciphertext, opts)
 	if err != nil {
 		// One error for every failure: no padding oracle.
-		return nil, fmt.Errorf("secrets: decrypt: %w", ErrVerification)
+		return nil, fmt.Errorf("secrets: decrypt: %w", secrets.ErrVerification)
 	}
 	return pt, nil
 }
