@@ -8,10 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strings"
 	"time"
+
+	"github.com/secretstores/secretstores/internal/strictjson"
 )
 
 // Claim names of IDM's session token.
@@ -120,41 +121,22 @@ func marshalClaims(s *Session) ([]byte, error) {
 // parseObject decodes a JSON object into its members, refusing duplicate names, trailing
 // data and anything but an object.
 func parseObject(data []byte) (map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	t, err := dec.Token()
-	if err != nil {
-		return nil, errors.New("not JSON")
+	m, err := strictjson.ParseObject(data, strictjson.Options{ReplaceInvalidUTF8: true})
+	if err == nil {
+		return m, nil
 	}
-	if d, ok := t.(json.Delim); !ok || d != '{' {
+	var dup *strictjson.DuplicateError
+	switch first := bytes.TrimLeft(data, " \t\r\n"); {
+	case errors.As(err, &dup):
+		return nil, fmt.Errorf("duplicate member %q", truncate(dup.Key))
+	case len(first) > 0 && first[0] == '{' && errors.Is(err, strictjson.ErrTrailingData):
+		return nil, errors.New("data after the JSON object")
+	case len(first) > 0 && first[0] == '{':
+		return nil, errors.New("bad JSON")
+	case errors.Is(err, strictjson.ErrNotObject), len(first) > 0 && first[0] == '[':
 		return nil, errors.New("not a JSON object")
 	}
-	m := make(map[string]json.RawMessage, 8)
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, errors.New("bad JSON")
-		}
-		k, ok := t.(string)
-		if !ok {
-			return nil, errors.New("bad JSON")
-		}
-		if _, dup := m[k]; dup {
-			return nil, fmt.Errorf("duplicate member %q", truncate(k))
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, errors.New("bad JSON")
-		}
-		m[k] = raw
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, errors.New("bad JSON")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON object")
-	}
-	return m, nil
+	return nil, errors.New("not JSON")
 }
 
 // truncate shortens attacker-supplied text quoted in an error.

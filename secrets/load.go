@@ -1,10 +1,8 @@
 package secrets
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/secretstores/secretstores/internal/strictjson"
 )
 
 // MaxConfigSize bounds a secrets.json file.
@@ -156,18 +156,16 @@ func resolveFile(data []byte, props Properties, name string) (any, error) {
 	if props == nil {
 		props = EnvProperties()
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var raw any
-	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("secrets: %s is not valid JSON: %w", name, err)
-	}
-	// After the value only white space may follow: the next token must be io.EOF
-	// (dec.More is false before a '}' or ']' too, so it lets "{...}}" through).
-	if _, err := dec.Token(); err != io.EOF {
+	// Duplicate names: the last one wins, as in Jackson (IDM) and encoding/json; invalid
+	// UTF-8 reads as U+FFFD, as encoding/json reads it. Only white space may follow the value.
+	n, err := strictjson.Parse(data, strictjson.Options{ReplaceInvalidUTF8: true})
+	if errors.Is(err, strictjson.ErrTrailingData) {
 		return nil, fmt.Errorf("secrets: %s has data after the top-level value: remove it (a stray '}' or ']'?)", name)
 	}
-	return resolve(raw, "", props, new(exprBudget), 0)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: %s is not valid JSON: %w", name, err)
+	}
+	return resolve(n.Value(), "", props, new(exprBudget), 0)
 }
 
 func parseMappings(v any, path string) ([]Mapping, error) {

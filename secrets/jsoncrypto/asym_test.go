@@ -231,7 +231,7 @@ func TestDuplicateCheckLinear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	members := n.get("$crypto").get("value").members
+	members := n.Get("$crypto").Get("value").Members
 	check, floor := time.Duration(1<<62), time.Duration(1<<62)
 	for range 5 {
 		start := time.Now()
@@ -243,10 +243,10 @@ func TestDuplicateCheckLinear(t *testing.T) {
 		seen := make(map[string]struct{}, len(members))
 		dups := 0
 		for i := range members {
-			if _, dup := seen[members[i].key]; dup {
+			if _, dup := seen[members[i].Key]; dup {
 				dups++
 			}
-			seen[members[i].key] = struct{}{}
+			seen[members[i].Key] = struct{}{}
 		}
 		floor = min(floor, time.Since(start))
 		if dups != 0 || len(seen) != len(members) {

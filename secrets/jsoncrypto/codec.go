@@ -271,10 +271,10 @@ func (c *Codec) DecryptString(ctx context.Context, value []byte) (string, error)
 		return "", err
 	}
 	n, err := parseJSON(pt, 1)
-	if err != nil || n.kind != kString {
+	if err != nil || n.Kind != kString {
 		return "", fmt.Errorf("jsoncrypto: the decrypted value is not a JSON string")
 	}
-	return n.str, nil
+	return n.Str, nil
 }
 
 func (c *Codec) decryptEnvelope(ctx context.Context, env *envelope) (json.RawMessage, error) {

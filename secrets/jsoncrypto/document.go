@@ -61,19 +61,19 @@ func escapeToken(s string) string {
 // walk calls fn for every $crypto object (an object with a "$crypto" member; envelopeOf
 // refuses one with other members) in document order, without descending into them.
 func walk(n *node, ptr string, fn func(n *node, ptr string) error) error {
-	switch n.kind {
+	switch n.Kind {
 	case kObject:
-		if n.get("$crypto") != nil {
+		if n.Get("$crypto") != nil {
 			return fn(n, ptr)
 		}
-		for i := range n.members {
-			if err := walk(&n.members[i].val, ptr+"/"+escapeToken(n.members[i].key), fn); err != nil {
+		for i := range n.Members {
+			if err := walk(&n.Members[i].Val, ptr+"/"+escapeToken(n.Members[i].Key), fn); err != nil {
 				return err
 			}
 		}
 	case kArray:
-		for i := range n.elems {
-			if err := walk(&n.elems[i], ptr+"/"+strconv.Itoa(i), fn); err != nil {
+		for i := range n.Elems {
+			if err := walk(&n.Elems[i], ptr+"/"+strconv.Itoa(i), fn); err != nil {
 				return err
 			}
 		}
@@ -166,7 +166,7 @@ func (c *Codec) DecryptDocument(ctx context.Context, doc []byte) ([]byte, []Chan
 		if err != nil {
 			return err
 		}
-		sp = append(sp, splice{n.start, n.end, pt})
+		sp = append(sp, splice{n.Start, n.End, pt})
 		changes = append(changes, Change{Pointer: ptr, Action: Decrypted, SecretID: c.secretIDOf(info.SecretID), OldAlias: info.Alias})
 		return nil
 	})
@@ -199,9 +199,9 @@ func (c *Codec) EncryptDocument(ctx context.Context, doc []byte, secretID string
 			targets = append(targets, target{n, ptr})
 		}
 	}
-	sort.Slice(targets, func(i, j int) bool { return targets[i].n.start < targets[j].n.start })
+	sort.Slice(targets, func(i, j int) bool { return targets[i].n.Start < targets[j].n.Start })
 	for i := 1; i < len(targets); i++ {
-		if targets[i].n.start < targets[i-1].n.end {
+		if targets[i].n.Start < targets[i-1].n.End {
 			return nil, nil, fmt.Errorf("jsoncrypto: pointers %s and %s overlap", quotePtr(targets[i-1].ptr), quotePtr(targets[i].ptr))
 		}
 	}
@@ -215,10 +215,10 @@ func (c *Codec) EncryptDocument(ctx context.Context, doc []byte, secretID string
 	var sp []splice
 	var changes []Change
 	for _, t := range targets {
-		if t.n.end-t.n.start > MaxPlaintextSize {
+		if t.n.End-t.n.Start > MaxPlaintextSize {
 			return nil, nil, fmt.Errorf("%w: value at %s (limit %d)", ErrTooLarge, quotePtr(t.ptr), MaxPlaintextSize)
 		}
-		pt, err := plaintextJSON(json.RawMessage(doc[t.n.start:t.n.end]))
+		pt, err := plaintextJSON(json.RawMessage(doc[t.n.Start:t.n.End]))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -226,7 +226,7 @@ func (c *Codec) EncryptDocument(ctx context.Context, doc []byte, secretID string
 		if err != nil {
 			return nil, nil, fmt.Errorf("jsoncrypto: %s: %w", quotePtr(t.ptr), err)
 		}
-		sp = append(sp, splice{t.n.start, t.n.end, v})
+		sp = append(sp, splice{t.n.Start, t.n.End, v})
 		changes = append(changes, Change{Pointer: t.ptr, Action: Encrypted, SecretID: secretID, NewAlias: s.Alias()})
 	}
 	return applySplices(doc, sp), changes, nil
@@ -244,19 +244,19 @@ func resolve(root *node, ptr string) (*node, error) {
 	for _, tok := range strings.Split(ptr[1:], "/") {
 		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
 		var next *node
-		switch n.kind {
+		switch n.Kind {
 		case kObject:
 			// The last of duplicate names wins, as in encoding/json and Jackson.
-			for i := len(n.members) - 1; i >= 0; i-- {
-				if n.members[i].key == tok {
-					next = &n.members[i].val
+			for i := len(n.Members) - 1; i >= 0; i-- {
+				if n.Members[i].Key == tok {
+					next = &n.Members[i].Val
 					break
 				}
 			}
 		case kArray:
 			i, err := strconv.Atoi(tok)
-			if err == nil && i >= 0 && i < len(n.elems) && (tok == "0" || tok[0] != '0') {
-				next = &n.elems[i]
+			if err == nil && i >= 0 && i < len(n.Elems) && (tok == "0" || tok[0] != '0') {
+				next = &n.Elems[i]
 			}
 		}
 		if next == nil {
@@ -319,7 +319,7 @@ func (c *Codec) Reencrypt(ctx context.Context, doc []byte) ([]byte, []Change, er
 		if err != nil {
 			return err
 		}
-		sp = append(sp, splice{n.start, n.end, v})
+		sp = append(sp, splice{n.Start, n.End, v})
 		changes = append(changes, Change{Pointer: ptr, Action: Reencrypted, SecretID: id, OldAlias: info.Alias, NewAlias: s.Alias()})
 		return nil
 	})

@@ -92,32 +92,32 @@ func parseEnvelope(data []byte) (*envelope, error) {
 // isEnvelope reports whether n has the shape IDM recognises as encrypted: an object whose
 // only member is "$crypto".
 func isEnvelope(n *node) bool {
-	return n.kind == kObject && len(n.members) == 1 && n.members[0].key == "$crypto"
+	return n.Kind == kObject && len(n.Members) == 1 && n.Members[0].Key == "$crypto"
 }
 
 func envelopeOf(n *node) (*envelope, error) {
-	if n.kind != kObject || n.get("$crypto") == nil {
+	if n.Kind != kObject || n.Get("$crypto") == nil {
 		return nil, malformed("not a {\"$crypto\": ...} object")
 	}
-	if len(n.members) != 1 {
+	if len(n.Members) != 1 {
 		return nil, malformed("a $crypto object has members besides \"$crypto\"")
 	}
-	c := &n.members[0].val
-	if c.kind != kObject {
-		return nil, malformed("\"$crypto\" is a %v, not an object", c.kind)
+	c := &n.Members[0].Val
+	if c.Kind != kObject {
+		return nil, malformed("\"$crypto\" is a %v, not an object", c.Kind)
 	}
 	if err := noDuplicates(c); err != nil {
 		return nil, err
 	}
-	t := c.get("type")
-	if t == nil || t.kind != kString {
+	t := c.Get("type")
+	if t == nil || t.Kind != kString {
 		return nil, malformed("\"$crypto\".\"type\" missing or not a string")
 	}
-	v := c.get("value")
-	if v == nil || v.kind != kObject {
+	v := c.Get("value")
+	if v == nil || v.Kind != kObject {
 		return nil, malformed("\"$crypto\".\"value\" missing or not an object")
 	}
-	return &envelope{typ: t.str, value: v}, nil
+	return &envelope{typ: t.Str, value: v}, nil
 }
 
 // noDuplicates rejects an object (or nested object) that names a member twice: Java's
@@ -125,33 +125,33 @@ func envelopeOf(n *node) (*envelope, error) {
 // Linear in the size of n (a set for all but small objects: a 1 MiB value of distinct
 // members took ~30 s compared pairwise).
 func noDuplicates(n *node) error {
-	switch n.kind {
+	switch n.Kind {
 	case kObject:
 		var seen map[string]struct{}
-		if len(n.members) > 8 {
-			seen = make(map[string]struct{}, len(n.members))
+		if len(n.Members) > 8 {
+			seen = make(map[string]struct{}, len(n.Members))
 		}
-		for i := range n.members {
-			k := n.members[i].key
+		for i := range n.Members {
+			k := n.Members[i].Key
 			dup := false
 			if seen != nil {
 				_, dup = seen[k]
 				seen[k] = struct{}{}
 			} else {
 				for j := 0; j < i && !dup; j++ {
-					dup = n.members[j].key == k
+					dup = n.Members[j].Key == k
 				}
 			}
 			if dup {
 				return malformed("member %q appears twice", clip(k))
 			}
-			if err := noDuplicates(&n.members[i].val); err != nil {
+			if err := noDuplicates(&n.Members[i].Val); err != nil {
 				return err
 			}
 		}
 	case kArray:
-		for i := range n.elems {
-			if err := noDuplicates(&n.elems[i]); err != nil {
+		for i := range n.Elems {
+			if err := noDuplicates(&n.Elems[i]); err != nil {
 				return err
 			}
 		}
@@ -162,14 +162,14 @@ func noDuplicates(n *node) error {
 // str returns the string member name of v: ok=false when absent; an error when present
 // but not a string.
 func str(v *node, name string) (string, bool, error) {
-	m := v.get(name)
+	m := v.Get(name)
 	if m == nil {
 		return "", false, nil
 	}
-	if m.kind != kString {
-		return "", false, malformed("field %q is a %v, not a string", name, m.kind)
+	if m.Kind != kString {
+		return "", false, malformed("field %q is a %v, not a string", name, m.Kind)
 	}
-	return m.str, true, nil
+	return m.Str, true, nil
 }
 
 func requiredStr(v *node, name string) (string, error) {

@@ -56,12 +56,12 @@ func parseGCM(v *node) (*gcmValue, error) {
 	if len(gv.sealed) < gcmOverhead {
 		return nil, malformed("field \"data\" is shorter than a GCM nonce and tag")
 	}
-	for _, m := range v.members {
-		switch m.key {
+	for _, m := range v.Members {
+		switch m.Key {
 		case "cipher", "stableId", "purpose", "data":
 		default:
 			// Unlike x-simple-encryption, nothing outside the AAD is accepted.
-			return nil, malformed("unknown field %q in a %s value", clip(m.key), TypeGCM)
+			return nil, malformed("unknown field %q in a %s value", clip(m.Key), TypeGCM)
 		}
 	}
 	return gv, nil

@@ -78,8 +78,8 @@ type simpleValue struct {
 func parseSimple(v *node) (*simpleValue, error) {
 	// v comes from envelopeOf, which has rejected duplicate members.
 	sv := &simpleValue{v: v}
-	for i := range v.members {
-		if k := v.members[i].key; !isSimpleField(k) {
+	for i := range v.Members {
+		if k := v.Members[i].Key; !isSimpleField(k) {
 			return nil, malformed("unknown field %q in an %s value (allowed: cipher, stableId, purpose, keySize, salt, iv, data, mac, key)",
 				clip(k), TypeSimple)
 		}
@@ -95,7 +95,7 @@ func parseSimple(v *node) (*simpleValue, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch k := v.get("key"); {
+	switch k := v.Get("key"); {
 	case hasStable && k != nil:
 		// "key" is a prefix of "keySize" and the MAC input has no separators:
 		// "key":"Size32" authenticates as "keySize":32 would. One name for the key.
@@ -104,14 +104,14 @@ func parseSimple(v *node) (*simpleValue, error) {
 		sv.alias = stable
 	case k == nil:
 		return nil, malformed("neither \"stableId\" nor \"key\" names the key")
-	case k.kind == kString:
-		sv.alias = k.str
-	case k.kind == kObject:
-		for i := range k.members {
-			switch k.members[i].key {
+	case k.Kind == kString:
+		sv.alias = k.Str
+	case k.Kind == kObject:
+		for i := range k.Members {
+			switch k.Members[i].Key {
 			case "cipher", "key", "data":
 			default:
-				return nil, malformed("unknown field %q in the \"key\" object (allowed: cipher, key, data)", clip(k.members[i].key))
+				return nil, malformed("unknown field %q in the \"key\" object (allowed: cipher, key, data)", clip(k.Members[i].Key))
 			}
 		}
 		sv.keyObj = k
@@ -128,7 +128,7 @@ func parseSimple(v *node) (*simpleValue, error) {
 			return nil, err
 		}
 	default:
-		return nil, malformed("field \"key\" is a %v, not a string or object", k.kind)
+		return nil, malformed("field \"key\" is a %v, not a string or object", k.Kind)
 	}
 	if sv.alias == "" {
 		return nil, malformed("the key alias is empty")
@@ -160,12 +160,12 @@ func parseSimple(v *node) (*simpleValue, error) {
 		}
 	} else if sv.keyObj != nil {
 		return nil, malformed("the asymmetric form has no \"salt\"")
-	} else if v.get("mac") != nil {
+	} else if v.Get("mac") != nil {
 		return nil, malformed("field \"mac\" without \"salt\"")
 	}
-	if ks := v.get("keySize"); ks != nil {
-		n, err := strconv.Atoi(ks.str)
-		if ks.kind != kNumber || err != nil {
+	if ks := v.Get("keySize"); ks != nil {
+		n, err := strconv.Atoi(ks.Str)
+		if ks.Kind != kNumber || err != nil {
 			return nil, malformed("field \"keySize\" is not 16, 24 or 32 (bytes) or 128, 192 or 256 (bits)")
 		}
 		if sv.keySize = keySizeBytes(n); sv.keySize == 0 {
@@ -260,40 +260,40 @@ func (m *macWriter) write(b []byte) {
 func (m *macWriter) input(v *node, scope MACFields, top bool) error {
 	var small [16]int
 	order := small[:0]
-	for i := range v.members {
-		k := v.members[i].key
+	for i := range v.Members {
+		k := v.Members[i].Key
 		if top && (k == "mac" || (scope == MAC2016Fields && !fields2016[k])) {
 			continue
 		}
 		// Insertion sort: a handful of members.
 		j := len(order)
 		order = append(order, i)
-		for j > 0 && javaLess(k, v.members[order[j-1]].key) {
+		for j > 0 && javaLess(k, v.Members[order[j-1]].Key) {
 			order[j] = order[j-1]
 			j--
 		}
 		order[j] = i
 	}
 	for _, i := range order {
-		mb := &v.members[i]
-		m.writeString(mb.key)
-		switch mb.val.kind {
+		mb := &v.Members[i]
+		m.writeString(mb.Key)
+		switch mb.Val.Kind {
 		case kString:
-			m.writeString(mb.val.str)
+			m.writeString(mb.Val.Str)
 		case kObject:
-			if err := m.input(&mb.val, scope, false); err != nil {
+			if err := m.input(&mb.Val, scope, false); err != nil {
 				return err
 			}
 		case kBool:
-			m.writeString(strconv.FormatBool(mb.val.b))
+			m.writeString(strconv.FormatBool(mb.Val.Bool))
 		case kNumber:
-			s, ok := javaInteger(mb.val.str)
+			s, ok := javaInteger(mb.Val.Str)
 			if !ok {
-				return malformed("field %q: only integer numbers can be authenticated", mb.key)
+				return malformed("field %q: only integer numbers can be authenticated", mb.Key)
 			}
 			m.writeString(s)
 		default:
-			return malformed("field %q is a %v, which cannot be authenticated", mb.key, mb.val.kind)
+			return malformed("field %q is a %v, which cannot be authenticated", mb.Key, mb.Val.Kind)
 		}
 	}
 	return nil
