@@ -182,7 +182,7 @@ func TestUnparsedCertificateCopiedOnWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := s.st
-	if _, err := s.Generate(ctx, "new-aes", secrets.KeySpec{Kind: secrets.KindAES}); err != nil {
+	if _, err := s.Generate(ctx, "new-aes", secrets.KeySpec{Kind: secrets.KindAES}, false); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

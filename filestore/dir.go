@@ -565,14 +565,11 @@ func (s *DirStore) keyErr(alias string, err error) error {
 // Settings: "directory" (required; relative to StoreConfig.Dir), "format" (PLAIN, PEM, BASE64,
 // BASE64URL; default PLAIN) and "versionSuffix". The JWE "encryptionKey" setting is refused:
 // IDM's documentation does not confirm the layout of encrypted files, and guessing would serve
-// wrong keys silently. opts, which may be nil, supplies the settings secrets.json lacks
+// wrong keys silently. opts supplies the settings secrets.json lacks
 // (SecretKind, MaxFileSize); its Name, Format and VersionSuffix are ignored.
-func DirOpener(opts *DirConfig) secrets.Opener {
+func DirOpener(opts DirConfig) secrets.Opener {
 	return func(ctx context.Context, sc *secrets.StoreConfig) (secrets.Store, error) {
-		var cfg DirConfig
-		if opts != nil {
-			cfg = *opts
-		}
+		cfg := opts
 		cfg.Name = sc.Name
 		for k, v := range sc.Settings {
 			switch k {

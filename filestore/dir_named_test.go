@@ -28,7 +28,8 @@ func TestDirNamedPlainFileUncached(t *testing.T) {
 		p, err := secrets.NewProvider([]secrets.Store{s}, []secrets.Mapping{{
 			Store: "secretsDir", SecretID: "idm.jwt.session", Types: []secrets.Purpose{secrets.Sign, secrets.Verify},
 			Aliases: s.RotationAliases("jwt", 2),
-		}}, &secrets.ProviderOptions{Lease: lease})
+		}}, secrets.ProviderOptions{Lease: lease})
+
 		require.NoError(t, err)
 		for _, alias := range []string{"jwt", "jwt.v1", "jwt.v2"} {
 			n, err := p.Named(ctx, "idm.jwt.session", secrets.Verify, alias)

@@ -319,7 +319,8 @@ func TestDirStoreRotation(t *testing.T) {
 	p, err := secrets.NewProvider([]secrets.Store{s}, []secrets.Mapping{{
 		Store: "secretsDir", SecretID: "idm.jwt.session", Types: []secrets.Purpose{secrets.Sign, secrets.Verify},
 		Aliases: s.RotationAliases("jwt", 2),
-	}}, nil)
+	}}, secrets.ProviderOptions{})
+
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,7 +430,7 @@ func TestDirOpener(t *testing.T) {
 		"jwt.v1": []byte(base64.StdEncoding.EncodeToString(randBytes(32))),
 		"jwt.v2": []byte(base64.StdEncoding.EncodeToString(randBytes(32))),
 	})
-	open := DirOpener(&DirConfig{SecretKind: secrets.KindAES})
+	open := DirOpener(DirConfig{SecretKind: secrets.KindAES})
 	sc := &secrets.StoreConfig{Name: "fsStore", Class: secrets.ClassFileSystem, Dir: base,
 		Settings: map[string]any{"directory": "secrets", "format": "base64", "versionSuffix": ".v"}}
 	st, err := open(ctx, sc)
@@ -496,8 +497,9 @@ func ExampleOpenDir() {
 	}
 	p, _ := secrets.NewProvider([]secrets.Store{store}, []secrets.Mapping{{
 		Store: "keys", SecretID: "idm.jwt.session.module.signing", Types: []secrets.Purpose{secrets.Sign, secrets.Verify},
-		Aliases: store.RotationAliases("jwt", 3), // jwt, jwt.v-1, jwt.v-2, jwt.v-3
-	}}, nil)
+		Aliases: store.RotationAliases("jwt", 3),
+	}}, secrets.ProviderOptions{})
+
 	defer p.Close()
 	defer store.Close()
 

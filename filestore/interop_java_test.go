@@ -93,7 +93,7 @@ func TestJavaReadsGoKeystore(t *testing.T) {
 		"rsa-go": {Kind: secrets.KindRSA, Subject: pkix.Name{CommonName: "rsa-go"}},
 		"ec-go":  {Kind: secrets.KindEC, Bits: 384, Subject: pkix.Name{CommonName: "ec-go"}},
 	} {
-		e, err := s.Generate(ctx, alias, spec)
+		e, err := s.Generate(ctx, alias, spec, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func TestJavaReadsGoKeystore(t *testing.T) {
 		p12CheckMaterial(t, alias, storeEntryMaterial(t, s, alias), w)
 	}
 	// And Go writes to the keytool-modified file again.
-	if _, err := s.Generate(ctx, "after-keytool", secrets.KeySpec{Kind: secrets.KindAES}); err != nil {
+	if _, err := s.Generate(ctx, "after-keytool", secrets.KeySpec{Kind: secrets.KindAES}, false); err != nil {
 		t.Fatal(err)
 	}
 	list = keytool(t, "-list", "-keystore", path, "-storetype", "PKCS12", "-storepass", "s3cret-pw")

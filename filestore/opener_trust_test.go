@@ -32,7 +32,7 @@ func TestOpenerPopulatesTrustStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := secrets.Open(ctx, cfg, Openers(OpenerOptions{AESBits: 128}), nil)
+		p, err := secrets.Open(ctx, cfg, Openers(OpenerOptions{AESBits: 128}), secrets.ProviderOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

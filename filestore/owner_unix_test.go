@@ -31,7 +31,7 @@ func TestSaveKeepsModeAndOwner(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Generate(ctx, "k", secrets.KeySpec{Kind: secrets.KindAES}); err != nil {
+	if _, err := s.Generate(ctx, "k", secrets.KeySpec{Kind: secrets.KindAES}, false); err != nil {
 		t.Fatal(err)
 	}
 	st, err := os.Stat(path)

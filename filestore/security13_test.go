@@ -26,7 +26,8 @@ func TestSecurity3RotationUnversionedFile(t *testing.T) {
 	p, err := secrets.NewProvider([]secrets.Store{s}, []secrets.Mapping{{
 		Store: "secretsDir", SecretID: "idm.jwt.session", Types: []secrets.Purpose{secrets.Sign, secrets.Verify},
 		Aliases: s.RotationAliases("jwt", 2),
-	}}, nil)
+	}}, secrets.ProviderOptions{})
+
 	require.NoError(t, err)
 	defer p.Close()
 

@@ -782,15 +782,19 @@ func checkAlias(alias string) error {
 // Generate creates a key as spec describes (storekit.GenerateKeyMaterial: random secret
 // keys; RSA and EC key pairs with a self-signed certificate) and saves it under alias.
 //
+// With overwrite, an entry under alias is replaced, as Import with overwrite replaces it.
+//
 // Errors: a *secrets.KeyError wrapping secrets.ErrExists when the alias is taken (ignoring
-// case, as Java does), or secrets.ErrReadOnly on a JCEKS or JKS file; ctx.Err();
-// secrets.ErrClosed; spec errors.
-func (s *Store) Generate(ctx context.Context, alias string, spec secrets.KeySpec) (secrets.Entry, error) {
+// case, as Java does) and overwrite is false, or secrets.ErrReadOnly on a JCEKS or JKS file;
+// ctx.Err(); secrets.ErrClosed; spec errors.
+func (s *Store) Generate(ctx context.Context, alias string, spec secrets.KeySpec, overwrite bool) (secrets.Entry, error) {
 	if err := checkAlias(alias); err != nil {
 		return nil, err
 	}
-	if err := s.exists(alias); err != nil {
-		return nil, err
+	if !overwrite {
+		if err := s.exists(alias); err != nil {
+			return nil, err
+		}
 	}
 	if spec.Kind.Private() && len(spec.Subject.ToRDNSequence()) == 0 {
 		// Java refuses a keystore holding a certificate with an empty issuer DN; keytool
@@ -801,7 +805,7 @@ func (s *Store) Generate(ctx context.Context, alias string, spec secrets.KeySpec
 	if err != nil {
 		return nil, err
 	}
-	return s.put(ctx, "generate", alias, km, false)
+	return s.put(ctx, "generate", alias, km, overwrite)
 }
 
 // Import saves key under alias. Private keys need their certificate chain (Java's

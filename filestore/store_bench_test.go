@@ -203,7 +203,8 @@ func BenchmarkProviderActiveWarm(b *testing.B) {
 	p, err := secrets.NewProvider([]secrets.Store{s}, []secrets.Mapping{{
 		Store: s.Name(), SecretID: "idm.jwt.session.module.signing",
 		Types: []secrets.Purpose{secrets.Sign, secrets.Verify}, Aliases: []string{"openidm-jwtsessionhmac-key"},
-	}}, nil)
+	}}, secrets.ProviderOptions{})
+
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -182,7 +182,7 @@ func TestStoreReadOnlyJava(t *testing.T) {
 		path := storeCopy(t, file)
 		before, _ := os.ReadFile(path)
 		s := storeOpen(t, path, Config{Password: "changeit"})
-		_, err := s.Generate(ctx, "new-key", secrets.KeySpec{Kind: secrets.KindSecret})
+		_, err := s.Generate(ctx, "new-key", secrets.KeySpec{Kind: secrets.KindSecret}, false)
 		if !errors.Is(err, secrets.ErrReadOnly) || !strings.Contains(err.Error(), "-deststoretype PKCS12") ||
 			!strings.Contains(err.Error(), "ConvertToPKCS12") {
 			t.Errorf("%s: Generate err = %v", file, err)
@@ -212,7 +212,7 @@ func TestStoreWriteReopen(t *testing.T) {
 	if _, err := s.Import(ctx, "IMPORTED", secrets.KeyMaterial{Kind: secrets.KindAES, Secret: k}, false); !errors.Is(err, secrets.ErrExists) {
 		t.Fatalf("case-folded duplicate: %v", err)
 	}
-	if _, err := s.Generate(ctx, "gen-ec", secrets.KeySpec{Kind: secrets.KindEC, Subject: pkix.Name{CommonName: "x"}}); err != nil {
+	if _, err := s.Generate(ctx, "gen-ec", secrets.KeySpec{Kind: secrets.KindEC, Subject: pkix.Name{CommonName: "x"}}, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Delete(ctx, "aes128-key"); err != nil {
@@ -338,7 +338,7 @@ func TestStoreCreateAndJavaNames(t *testing.T) {
 	odd := filepath.Join(dir, "odd.jceks")
 	os.WriteFile(odd, data, 0o600)
 	s = storeOpen(t, odd, Config{Password: "changeit"})
-	if _, err := s.Generate(ctx, "k", secrets.KeySpec{Kind: secrets.KindSecret}); !errors.Is(err, secrets.ErrReadOnly) {
+	if _, err := s.Generate(ctx, "k", secrets.KeySpec{Kind: secrets.KindSecret}, false); !errors.Is(err, secrets.ErrReadOnly) {
 		t.Fatalf("write under a JCEKS name: %v", err)
 	}
 	if _, err := Open(ctx, odd, Config{Password: "changeit", Type: JCEKS}); err == nil || !strings.Contains(err.Error(), "storetype PKCS12") {
@@ -360,7 +360,7 @@ func TestStoreCancelledAndClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if _, err := s.Generate(context.Background(), "x", secrets.KeySpec{Kind: secrets.KindSecret}); !errors.Is(err, secrets.ErrClosed) {
+	if _, err := s.Generate(context.Background(), "x", secrets.KeySpec{Kind: secrets.KindSecret}, false); !errors.Is(err, secrets.ErrClosed) {
 		t.Fatal(err)
 	}
 }
@@ -417,7 +417,7 @@ func TestStoreWriteThroughSymlink(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := storeOpen(t, link, Config{Password: "changeit"})
-	if _, err := s.Generate(ctx, "new-key", secrets.KeySpec{Kind: secrets.KindAES}); err != nil {
+	if _, err := s.Generate(ctx, "new-key", secrets.KeySpec{Kind: secrets.KindAES}, false); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
@@ -428,7 +428,7 @@ func TestStoreWriteThroughSymlink(t *testing.T) {
 		t.Errorf("the link's target lacks the new key: %v", err)
 	}
 	// A second write finds the file unchanged (no spurious reload) and keeps both keys.
-	if _, err := s.Generate(ctx, "newer-key", secrets.KeySpec{Kind: secrets.KindAES}); err != nil {
+	if _, err := s.Generate(ctx, "newer-key", secrets.KeySpec{Kind: secrets.KindAES}, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tgt.Reload(ctx); err != nil {
@@ -461,7 +461,7 @@ func TestStoreSymlinkSharesLock(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := 0; j < 5; j++ {
-				if _, err := s.Generate(ctx, fmt.Sprintf("k-%d-%d", i, j), secrets.KeySpec{Kind: secrets.KindAES}); err != nil {
+				if _, err := s.Generate(ctx, fmt.Sprintf("k-%d-%d", i, j), secrets.KeySpec{Kind: secrets.KindAES}, false); err != nil {
 					t.Error(err)
 				}
 			}

@@ -25,7 +25,7 @@ func TestGenerateEmptySubjectDefaultsToAlias(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	e, err := s.Generate(ctx, "no-subject", secrets.KeySpec{Kind: secrets.KindEC})
+	e, err := s.Generate(ctx, "no-subject", secrets.KeySpec{Kind: secrets.KindEC}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ var (
 	_ secrets.Deleter   = (*hsmstore.Store)(nil)
 	_ secrets.Notifier  = (*hsmstore.Store)(nil)
 	_ interface {
-		GenerateOverwrite(context.Context, string, secrets.KeySpec) (secrets.Entry, error)
 		Ping(context.Context) error
 		Stats() hsmstore.Stats
 		ExportCertificate(context.Context, string) ([]byte, error)

@@ -180,10 +180,10 @@ func TestJavaBenchHarness(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if _, err := st.Generate(ctx, "hmac", secrets.KeySpec{Kind: secrets.KindSecret, Extractable: true}); err != nil {
+	if _, err := st.Generate(ctx, "hmac", secrets.KeySpec{Kind: secrets.KindSecret, Extractable: true}, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Generate(ctx, "rsa", secrets.KeySpec{Kind: secrets.KindRSA}); err != nil {
+	if _, err := st.Generate(ctx, "rsa", secrets.KeySpec{Kind: secrets.KindRSA}, false); err != nil {
 		t.Fatal(err)
 	}
 	j := startJavaBench(t, tok, "hmac", "rsa")

@@ -39,7 +39,7 @@ func matrixFixture(b *testing.B, tok *p11test.Token) *matrixBench {
 	var err error
 	for alias, kind := range map[string]secrets.Kind{"bench-hmac": secrets.KindSecret, "bench-rsa": secrets.KindRSA} {
 		if _, err := f.st.Entry(ctx, alias); err != nil {
-			if _, err := f.st.Generate(ctx, alias, secrets.KeySpec{Kind: kind}); err != nil {
+			if _, err := f.st.Generate(ctx, alias, secrets.KeySpec{Kind: kind}, false); err != nil {
 				b.Fatalf("%v: %s: %v", tok, alias, err)
 			}
 		}
@@ -47,7 +47,7 @@ func matrixFixture(b *testing.B, tok *p11test.Token) *matrixBench {
 	if f.prov, err = secrets.NewProvider([]secrets.Store{f.st}, []secrets.Mapping{
 		{SecretID: "hmac", Types: []secrets.Purpose{secrets.Sign}, Aliases: []string{"bench-hmac"}},
 		{SecretID: "rsa", Types: []secrets.Purpose{secrets.Sign}, Aliases: []string{"bench-rsa"}},
-	}, nil); err != nil {
+	}, secrets.ProviderOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	f.p11 = pkcs11.New(tok.Module.Path)

@@ -33,7 +33,8 @@ func BenchmarkNetwork(b *testing.B) {
 	provK, err := secrets.NewProvider([]secrets.Store{sK}, []secrets.Mapping{
 		{SecretID: "hmac", Types: []secrets.Purpose{secrets.Sign}, Aliases: []string{"hmac"}},
 		{SecretID: "rsa", Types: []secrets.Purpose{secrets.Sign}, Aliases: []string{"rsa"}},
-	}, nil)
+	}, secrets.ProviderOptions{})
+
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func fixture(b *testing.B) *benchFixture {
 		for alias, spec := range map[string]secrets.KeySpec{
 			"hmac": {Kind: secrets.KindSecret}, "aes": {Kind: secrets.KindAES}, "rsa": {Kind: secrets.KindRSA},
 		} {
-			if _, f.err = f.st.Generate(ctx, alias, spec); f.err != nil {
+			if _, f.err = f.st.Generate(ctx, alias, spec, false); f.err != nil {
 				return
 			}
 		}
@@ -65,7 +65,8 @@ func fixture(b *testing.B) *benchFixture {
 			{SecretID: "hmac", Types: []secrets.Purpose{secrets.Sign}, Aliases: []string{"hmac"}},
 			{SecretID: "aes", Types: []secrets.Purpose{secrets.Encrypt}, Aliases: []string{"aes"}},
 			{SecretID: "rsa", Types: []secrets.Purpose{secrets.Sign}, Aliases: []string{"rsa"}},
-		}, nil)
+		}, secrets.ProviderOptions{})
+
 		if f.err != nil {
 			return
 		}

@@ -28,7 +28,8 @@ func ExampleOpen() {
 	defer s.Close()
 	p, err := secrets.NewProvider([]secrets.Store{s}, []secrets.Mapping{
 		{SecretID: "idm.jwt.session.module.signing", Types: []secrets.Purpose{secrets.Sign}, Aliases: []string{"openidm-jwtsessionhmac-key"}},
-	}, nil)
+	}, secrets.ProviderOptions{})
+
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -73,7 +74,8 @@ func ExampleNewOpener() {
 	master := "/usr/lib/jvm/java-17-openjdk-amd64/conf/security/java.security"
 	p, err := secrets.Open(ctx, cfg, secrets.Openers{
 		secrets.ClassHSM: hsmstore.NewOpener(hsmstore.OpenerOptions{JavaSecurity: []string{master, "conf/hsm.java.security"}}),
-	}, nil)
+	}, secrets.ProviderOptions{})
+
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -89,11 +91,11 @@ func ExampleStore_Generate() {
 	}
 	defer s.Close()
 	for _, alias := range []string{"openidm-sym-default", "openidm-selfservice-key", "openidm-jwtsessionhmac-key"} {
-		if _, err := s.Generate(ctx, alias, secrets.KeySpec{Kind: secrets.KindSecret, Extractable: true}); err != nil {
+		if _, err := s.Generate(ctx, alias, secrets.KeySpec{Kind: secrets.KindSecret, Extractable: true}, false); err != nil {
 			log.Fatal(err)
 		}
 	}
-	if _, err := s.Generate(ctx, "openidm-localhost", secrets.KeySpec{Kind: secrets.KindRSA, Bits: 2048}); err != nil {
+	if _, err := s.Generate(ctx, "openidm-localhost", secrets.KeySpec{Kind: secrets.KindRSA, Bits: 2048}, false); err != nil {
 		log.Fatal(err)
 	}
 }

@@ -43,7 +43,7 @@ func open(t testing.TB, tok *softhsmtest.Token) *hsmstore.Store {
 
 func secretOf(t testing.TB, s secrets.Store, alias string) *secrets.Secret {
 	t.Helper()
-	p, err := secrets.NewProvider([]secrets.Store{s}, []secrets.Mapping{{SecretID: "x", Types: []secrets.Purpose{secrets.Sign}, Aliases: []string{alias}}}, nil)
+	p, err := secrets.NewProvider([]secrets.Store{s}, []secrets.Mapping{{SecretID: "x", Types: []secrets.Purpose{secrets.Sign}, Aliases: []string{alias}}}, secrets.ProviderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func secretOf(t testing.TB, s secrets.Store, alias string) *secrets.Secret {
 
 func gen(t testing.TB, s *hsmstore.Store, alias string, spec secrets.KeySpec) secrets.Entry {
 	t.Helper()
-	e, err := s.Generate(context.Background(), alias, spec)
+	e, err := s.Generate(context.Background(), alias, spec, false)
 	if err != nil {
 		t.Fatalf("Generate %s: %v", alias, err)
 	}
@@ -276,7 +276,7 @@ func TestOperations(t *testing.T) {
 
 	t.Run("Exists", func(t *testing.T) {
 		for _, a := range []string{"hmac", "rsa"} {
-			if _, err := s.Generate(ctx, a, secrets.KeySpec{Kind: secrets.KindAES}); !errors.Is(err, secrets.ErrExists) {
+			if _, err := s.Generate(ctx, a, secrets.KeySpec{Kind: secrets.KindAES}, false); !errors.Is(err, secrets.ErrExists) {
 				t.Fatalf("Generate over %s: %v", a, err)
 			}
 		}

@@ -173,7 +173,7 @@ func TestSunPKCS11NSS(t *testing.T) {
 		if s.TokenLabel() != tok.Label {
 			t.Errorf("%s: token %q, want %q", name, s.TokenLabel(), tok.Label)
 		}
-		if _, err := s.Generate(ctx, "sunpkcs11-"+name, secrets.KeySpec{Kind: secrets.KindAES}); err != nil {
+		if _, err := s.Generate(ctx, "sunpkcs11-"+name, secrets.KeySpec{Kind: secrets.KindAES}, false); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		al, err := s.Aliases(ctx)

@@ -154,13 +154,13 @@ func TestJavaInterop(t *testing.T) {
 	})
 
 	t.Run("GoKeysInJava", func(t *testing.T) {
-		if _, err := s.Generate(ctx, "go-hmac", secrets.KeySpec{Kind: secrets.KindSecret, Extractable: true}); err != nil {
+		if _, err := s.Generate(ctx, "go-hmac", secrets.KeySpec{Kind: secrets.KindSecret, Extractable: true}, false); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Generate(ctx, "go-rsa", secrets.KeySpec{Kind: secrets.KindRSA}); err != nil {
+		if _, err := s.Generate(ctx, "go-rsa", secrets.KeySpec{Kind: secrets.KindRSA}, false); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Generate(ctx, "go-ec", secrets.KeySpec{Kind: secrets.KindEC}); err != nil {
+		if _, err := s.Generate(ctx, "go-ec", secrets.KeySpec{Kind: secrets.KindEC}, false); err != nil {
 			t.Fatal(err)
 		}
 		d := sha256.Sum256([]byte(msg))

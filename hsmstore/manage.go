@@ -352,19 +352,15 @@ func (s *Store) rename(ctx context.Context, alias, tmp string) (changed bool, er
 // Attributes: safe defaults (CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE=true,
 // CKA_EXTRACTABLE=false, usage flags), then the Config's templates for "generate", then the
 // layout attributes; spec.Extractable forces CKA_EXTRACTABLE=true and CKA_SENSITIVE=false.
-// Fails with an error wrapping secrets.ErrExists when anything already has the alias.
+// Fails with an error wrapping secrets.ErrExists when anything already has the alias and
+// overwrite is false. With overwrite, the entry alias names is replaced as Import with
+// overwrite replaces it: the new key is made first, and the old entry survives a generation
+// that fails.
 //
 // A generation that fails leaves nothing behind: what it wrote is removed. A fault after a
 // write was sent is not retried blindly (see Import).
-func (s *Store) Generate(ctx context.Context, alias string, spec secrets.KeySpec) (secrets.Entry, error) {
-	return s.generate(ctx, alias, spec, false)
-}
-
-// GenerateOverwrite is Generate replacing the entry alias names, if any, as Import with
-// overwrite does: the new key is made first, and the old entry survives a generation that
-// fails.
-func (s *Store) GenerateOverwrite(ctx context.Context, alias string, spec secrets.KeySpec) (secrets.Entry, error) {
-	return s.generate(ctx, alias, spec, true)
+func (s *Store) Generate(ctx context.Context, alias string, spec secrets.KeySpec, overwrite bool) (secrets.Entry, error) {
+	return s.generate(ctx, alias, spec, overwrite)
 }
 
 func (s *Store) generate(ctx context.Context, alias string, spec secrets.KeySpec, overwrite bool) (secrets.Entry, error) {

@@ -119,7 +119,7 @@ func matrixKey(t *testing.T, tok *p11test.Token, alias string, kind secrets.Kind
 	s := openToken(t, tok)
 	e, err := s.Entry(ctx, alias)
 	if errors.Is(err, secrets.ErrNotFound) && tok.Module.Name != p11test.TPM2 {
-		e, err = s.Generate(ctx, alias, secrets.KeySpec{Kind: kind})
+		e, err = s.Generate(ctx, alias, secrets.KeySpec{Kind: kind}, false)
 	}
 	if err != nil {
 		t.Fatalf("%v: key %q: %v", tok, alias, err)
@@ -304,7 +304,7 @@ func TestMatrixCapabilities(t *testing.T) {
 			}
 		}
 		check(hsmstore.CapGenerateSecret, "CKM_GENERIC_SECRET_KEY_GEN", func() { _ = s.Delete(ctx, "cap-secret") }, func() error {
-			_, err := s.Generate(ctx, "cap-secret", secrets.KeySpec{Kind: secrets.KindSecret})
+			_, err := s.Generate(ctx, "cap-secret", secrets.KeySpec{Kind: secrets.KindSecret}, false)
 			return err
 		})
 		var aes secrets.Entry
@@ -316,7 +316,7 @@ func TestMatrixCapabilities(t *testing.T) {
 		} else {
 			_ = s.Delete(ctx, "cap-aes")
 			var err error
-			if aes, err = s.Generate(ctx, "cap-aes", secrets.KeySpec{Kind: secrets.KindAES}); err != nil {
+			if aes, err = s.Generate(ctx, "cap-aes", secrets.KeySpec{Kind: secrets.KindAES}, false); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -333,14 +333,14 @@ func TestMatrixCapabilities(t *testing.T) {
 		})
 		if tok.Module.Name != p11test.TPM2 { // key pairs on tpm2: see TestMatrixGeneratePair
 			check(hsmstore.CapGenerateEC, "CKM_EC_KEY_PAIR_GEN", func() { _ = s.Delete(ctx, "cap-ec") }, func() error {
-				_, err := s.Generate(ctx, "cap-ec", secrets.KeySpec{Kind: secrets.KindEC})
+				_, err := s.Generate(ctx, "cap-ec", secrets.KeySpec{Kind: secrets.KindEC}, false)
 				return err
 			})
 		}
 		if tok.Module.Name == p11test.TPM2 {
 			// tpm2-pkcs11 has C_GenerateKey in no form, though it lists CKM_AES_KEY_GEN: the
 			// first refusal is reported as unsupported, and Supports says so from then on.
-			_, err := s.Generate(ctx, "cap-aes-gen", secrets.KeySpec{Kind: secrets.KindAES})
+			_, err := s.Generate(ctx, "cap-aes-gen", secrets.KeySpec{Kind: secrets.KindAES}, false)
 			if !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "C_GenerateKey") {
 				t.Errorf("Generate AES on tpm2: %v, want ErrUnsupported naming C_GenerateKey", err)
 			}
@@ -382,7 +382,7 @@ func TestMatrixExtractableReadBack(t *testing.T) {
 			_ = s.Delete(ctx, alias)
 			var err error
 			if how == "generate" {
-				_, err = s.Generate(ctx, alias, secrets.KeySpec{Kind: secrets.KindSecret, Extractable: true})
+				_, err = s.Generate(ctx, alias, secrets.KeySpec{Kind: secrets.KindSecret, Extractable: true}, false)
 			} else {
 				_, err = s.Import(ctx, alias, secrets.KeyMaterial{Kind: secrets.KindSecret, Secret: raw, Extractable: true}, false)
 			}

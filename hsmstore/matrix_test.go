@@ -255,7 +255,7 @@ func runMatrix(t *testing.T, tok *p11test.Token) map[string]string {
 
 	// Secret keys. tpm2-pkcs11 cannot create them through PKCS#11: its keys come from
 	// tpm2_ptool (p11test.Token.AddKey) and are checked against themselves.
-	_, err = s.Generate(ctx, pfx+"hmac-gen", secrets.KeySpec{Kind: secrets.KindSecret})
+	_, err = s.Generate(ctx, pfx+"hmac-gen", secrets.KeySpec{Kind: secrets.KindSecret}, false)
 	set("generate HMAC key", err)
 	hkey := make([]byte, 32)
 	rand.Read(hkey)
@@ -293,7 +293,7 @@ func runMatrix(t *testing.T, tok *p11test.Token) map[string]string {
 		return err
 	})
 
-	_, err = s.Generate(ctx, pfx+"aes-gen", secrets.KeySpec{Kind: secrets.KindAES})
+	_, err = s.Generate(ctx, pfx+"aes-gen", secrets.KeySpec{Kind: secrets.KindAES}, false)
 	set("generate AES key", err)
 	akey := make([]byte, 32)
 	rand.Read(akey)
@@ -334,7 +334,7 @@ func runMatrix(t *testing.T, tok *p11test.Token) map[string]string {
 		return nil
 	})
 
-	_, err = s.Generate(ctx, pfx+"rsa", secrets.KeySpec{Kind: secrets.KindRSA})
+	_, err = s.Generate(ctx, pfx+"rsa", secrets.KeySpec{Kind: secrets.KindRSA}, false)
 
 	set("generate RSA", err)
 	rsaPub := func(e secrets.Entry) *rsa.PublicKey {
@@ -382,7 +382,7 @@ func runMatrix(t *testing.T, tok *p11test.Token) map[string]string {
 		return err
 	})
 
-	_, err = s.Generate(ctx, pfx+"ec", secrets.KeySpec{Kind: secrets.KindEC})
+	_, err = s.Generate(ctx, pfx+"ec", secrets.KeySpec{Kind: secrets.KindEC}, false)
 	set("generate EC P-256", err)
 	keyOp("ECDSA sign", "generate EC P-256", "ec", func(e secrets.Entry) error {
 		sig, err := asSigner(e).Sign(ctx, digest[:], crypto.SHA256)

@@ -41,17 +41,12 @@ func (s *Store) Entry(ctx context.Context, alias string) (secrets.Entry, error) 
 func (s *Store) Aliases(ctx context.Context) ([]string, error) { return nil, errNoCgo }
 
 // Generate fails without cgo with an error wrapping errors.ErrUnsupported.
-func (s *Store) Generate(ctx context.Context, alias string, spec secrets.KeySpec) (secrets.Entry, error) {
+func (s *Store) Generate(ctx context.Context, alias string, spec secrets.KeySpec, overwrite bool) (secrets.Entry, error) {
 	return nil, errNoCgo
 }
 
 // Import fails without cgo with an error wrapping errors.ErrUnsupported.
 func (s *Store) Import(ctx context.Context, alias string, km secrets.KeyMaterial, overwrite bool) (secrets.Entry, error) {
-	return nil, errNoCgo
-}
-
-// GenerateOverwrite fails without cgo with an error wrapping errors.ErrUnsupported.
-func (s *Store) GenerateOverwrite(ctx context.Context, alias string, spec secrets.KeySpec) (secrets.Entry, error) {
 	return nil, errNoCgo
 }
 

@@ -75,7 +75,7 @@ func TestHsmBasedStoreOpener(t *testing.T) {
 		t.Fatal(err)
 	}
 	openers := secrets.Openers{secrets.ClassHSM: hsmstore.NewOpener(hsmstore.OpenerOptions{JavaSecurity: []string{"master.security", "java.security"}})}
-	p, err := secrets.Open(ctx, cfg, openers, nil)
+	p, err := secrets.Open(ctx, cfg, openers, secrets.ProviderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func TestPoolWaitAllSessionsBusy(t *testing.T) {
 	st, err := hsmstore.Open(ctx, hsmstore.Config{Library: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN, MaxSessions: 2, PoolWaitTimeout: wait})
 	require.NoError(t, err)
 	defer st.Close()
-	e, err := st.Generate(ctx, "hmac", secrets.KeySpec{Kind: secrets.KindSecret})
+	e, err := st.Generate(ctx, "hmac", secrets.KeySpec{Kind: secrets.KindSecret}, false)
 	require.NoError(t, err)
 	mac := e.(secrets.EntryMAC)
 	_, err = mac.MAC(ctx, crypto.SHA256, []byte("warm"))

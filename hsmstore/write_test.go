@@ -111,9 +111,18 @@ func TestWriteNotRetried(t *testing.T) {
 		do         func() error
 	}{
 		{"import secret", "C_CreateObject", func() error { _, err := s.Import(ctx, "k1", km, false); return err }},
-		{"generate secret", "C_GenerateKey", func() error { _, err := s.Generate(ctx, "k2", secrets.KeySpec{Kind: secrets.KindAES}); return err }},
-		{"generate RSA", "C_GenerateKeyPair", func() error { _, err := s.Generate(ctx, "k3", secrets.KeySpec{Kind: secrets.KindRSA}); return err }},
-		{"generate EC: certificate", "C_CreateObject", func() error { _, err := s.Generate(ctx, "k4", secrets.KeySpec{Kind: secrets.KindEC}); return err }},
+		{"generate secret", "C_GenerateKey", func() error {
+			_, err := s.Generate(ctx, "k2", secrets.KeySpec{Kind: secrets.KindAES}, false)
+			return err
+		}},
+		{"generate RSA", "C_GenerateKeyPair", func() error {
+			_, err := s.Generate(ctx, "k3", secrets.KeySpec{Kind: secrets.KindRSA}, false)
+			return err
+		}},
+		{"generate EC: certificate", "C_CreateObject", func() error {
+			_, err := s.Generate(ctx, "k4", secrets.KeySpec{Kind: secrets.KindEC}, false)
+			return err
+		}},
 	} {
 		alias := map[string]string{"import secret": "k1", "generate secret": "k2", "generate RSA": "k3", "generate EC: certificate": "k4"}[tc.name]
 		restore := lostReply(in, tc.call)
@@ -227,7 +236,7 @@ func TestOverwriteSafe(t *testing.T) {
 	if objs := named(t, in, "k"); len(objs) != 1 {
 		t.Fatalf("after overwriting with a secret key: %q", objs)
 	}
-	e, err := s.GenerateOverwrite(ctx, "k", secrets.KeySpec{Kind: secrets.KindEC})
+	e, err := s.Generate(ctx, "k", secrets.KeySpec{Kind: secrets.KindEC}, true)
 	if err != nil || e.Kind() != secrets.KindEC {
 		t.Fatalf("generate over: %v", err)
 	}
@@ -241,7 +250,7 @@ func TestOverwriteSafe(t *testing.T) {
 	if _, err := sec.MAC(ctx, crypto.SHA256, []byte("m")); err == nil {
 		t.Error("a Secret of the replaced key still works")
 	}
-	if _, err := s.Generate(ctx, "k", secrets.KeySpec{Kind: secrets.KindEC}); !errors.Is(err, secrets.ErrExists) {
+	if _, err := s.Generate(ctx, "k", secrets.KeySpec{Kind: secrets.KindEC}, false); !errors.Is(err, secrets.ErrExists) {
 		t.Errorf("Generate over an alias in use: %v", err)
 	}
 }

@@ -18,7 +18,7 @@ import (
 func exampleProvider() *secrets.Provider {
 	ctx := context.Background()
 	st := secretstest.NewMemoryStore("mainKeyStore")
-	if _, err := st.Generate(ctx, "openidm-jwtsessionhmac-key", secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Extractable: true}); err != nil {
+	if _, err := st.Generate(ctx, "openidm-jwtsessionhmac-key", secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Extractable: true}, false); err != nil {
 		panic(err)
 	}
 	km := sharedRSAKey(0) // an RSA key pair with its certificate (openidm-localhost)
@@ -28,7 +28,8 @@ func exampleProvider() *secrets.Provider {
 	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{
 		{SecretID: "idm.jwt.session.module.signing", Types: []secrets.Purpose{secrets.Sign, secrets.Verify}, Aliases: []string{"openidm-jwtsessionhmac-key"}},
 		{SecretID: "idm.jwt.session.module.encryption", Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: []string{"openidm-localhost"}},
-	}, nil)
+	}, secrets.ProviderOptions{})
+
 	if err != nil {
 		panic(err)
 	}

@@ -124,7 +124,8 @@ func providerOver(t testing.TB, st secrets.Store, sig, enc []string) *secrets.Pr
 	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{
 		{SecretID: jwtsession.DefaultSigningID, Types: []secrets.Purpose{secrets.Sign, secrets.Verify}, Aliases: sig},
 		{SecretID: jwtsession.DefaultEncryptionID, Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: enc},
-	}, nil)
+	}, secrets.ProviderOptions{})
+
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Close() })
 	return p

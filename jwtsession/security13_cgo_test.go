@@ -29,7 +29,7 @@ func TestSecurity2HSMOutageNotLogout(t *testing.T) {
 		ReconnectBackoff: 20 * time.Millisecond, ReconnectBackoffMax: 100 * time.Millisecond})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	_, err = st.Generate(ctx, hmacAlias, secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Algorithm: "HmacSHA256"})
+	_, err = st.Generate(ctx, hmacAlias, secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Algorithm: "HmacSHA256"}, false)
 	require.NoError(t, err)
 	_, err = st.Import(ctx, rsaAlias, sharedRSAKey(0), false)
 	require.NoError(t, err)

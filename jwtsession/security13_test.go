@@ -24,7 +24,8 @@ func TestSecurity6TokenCacheUsesProviderLease(t *testing.T) {
 	p, err := secrets.NewProvider([]secrets.Store{e.store}, []secrets.Mapping{
 		{SecretID: jwtsession.DefaultSigningID, Types: []secrets.Purpose{secrets.Sign, secrets.Verify}, Aliases: []string{hmacAlias}},
 		{SecretID: jwtsession.DefaultEncryptionID, Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: []string{rsaAlias}},
-	}, &secrets.ProviderOptions{Lease: time.Minute, Now: e.clock.Now})
+	}, secrets.ProviderOptions{Lease: time.Minute, Now: e.clock.Now})
+
 	require.NoError(t, err)
 	defer p.Close()
 	m, err := jwtsession.New(p, jwtsession.Config{Now: e.clock.Now})
@@ -48,7 +49,8 @@ func TestSecurity6TokenCacheUsesProviderLease(t *testing.T) {
 	p2, err := secrets.NewProvider([]secrets.Store{e2.store}, []secrets.Mapping{
 		{SecretID: jwtsession.DefaultSigningID, Types: []secrets.Purpose{secrets.Sign, secrets.Verify}, Aliases: []string{hmacAlias}},
 		{SecretID: jwtsession.DefaultEncryptionID, Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: []string{rsaAlias}},
-	}, &secrets.ProviderOptions{Lease: -1, Now: e2.clock.Now})
+	}, secrets.ProviderOptions{Lease: -1, Now: e2.clock.Now})
+
 	require.NoError(t, err)
 	defer p2.Close()
 	m2, err := jwtsession.New(p2, jwtsession.Config{Now: e2.clock.Now})

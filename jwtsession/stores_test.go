@@ -42,7 +42,7 @@ func TestFileStorePKCS12(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keystore.p12")
 	st, err := filestore.Open(ctx, path, filestore.Config{Password: "changeit", Create: true})
 	require.NoError(t, err)
-	_, err = st.Generate(ctx, hmacAlias, secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Algorithm: "HmacSHA256", Extractable: true})
+	_, err = st.Generate(ctx, hmacAlias, secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Algorithm: "HmacSHA256", Extractable: true}, false)
 	require.NoError(t, err)
 	_, err = st.Import(ctx, rsaAlias, sharedRSAKey(0), false)
 	require.NoError(t, err)
@@ -56,7 +56,7 @@ func TestFileStorePKCS12(t *testing.T) {
 	require.NoError(t, err)
 
 	// Rotation in the keystore: a new HMAC key first, the old one still valid.
-	_, err = st.Generate(ctx, "hmac-2", secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Algorithm: "HmacSHA256", Extractable: true})
+	_, err = st.Generate(ctx, "hmac-2", secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Algorithm: "HmacSHA256", Extractable: true}, false)
 	require.NoError(t, err)
 	m2, err := jwtsession.New(providerOver(t, st, []string{"hmac-2", hmacAlias}, []string{rsaAlias}), jwtsession.Config{})
 	require.NoError(t, err)
@@ -75,9 +75,9 @@ func openSoftHSM(t testing.TB) *hsmstore.Store {
 	st, err := hsmstore.Open(ctx, hsmstore.Config{Library: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	_, err = st.Generate(ctx, hmacAlias, secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Algorithm: "HmacSHA256", Extractable: true})
+	_, err = st.Generate(ctx, hmacAlias, secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Algorithm: "HmacSHA256", Extractable: true}, false)
 	require.NoError(t, err)
-	_, err = st.Generate(ctx, rsaAlias, secrets.KeySpec{Kind: secrets.KindRSA, Bits: 2048})
+	_, err = st.Generate(ctx, rsaAlias, secrets.KeySpec{Kind: secrets.KindRSA, Bits: 2048}, false)
 	require.NoError(t, err)
 	return st
 }
@@ -88,7 +88,7 @@ func TestSoftHSM(t *testing.T) {
 	_ = m
 
 	t.Run("non-extractable HMAC key", func(t *testing.T) {
-		_, err := st.Generate(ctx, "hmac-sealed", secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Algorithm: "HmacSHA256"})
+		_, err := st.Generate(ctx, "hmac-sealed", secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Algorithm: "HmacSHA256"}, false)
 		require.NoError(t, err)
 		p := providerOver(t, st, []string{"hmac-sealed"}, []string{rsaAlias})
 		_, err = jwtsession.New(p, jwtsession.Config{})
@@ -110,7 +110,7 @@ func TestSoftHSM(t *testing.T) {
 	})
 
 	t.Run("Modern", func(t *testing.T) {
-		_, err := st.Generate(ctx, "sig-ec", secrets.KeySpec{Kind: secrets.KindEC, Bits: 256})
+		_, err := st.Generate(ctx, "sig-ec", secrets.KeySpec{Kind: secrets.KindEC, Bits: 256}, false)
 		require.NoError(t, err)
 		p := providerOver(t, st, []string{"sig-ec"}, []string{rsaAlias})
 		mm, err := jwtsession.New(p, jwtsession.Config{Profile: jwtsession.Modern, SignatureAlgorithm: jose.ES256})

@@ -31,7 +31,7 @@ func TestNamedAliasCase(t *testing.T) {
 		d    int
 	}{{"cached", 0}, {"uncached", -1}} {
 		t.Run(lease.name, func(t *testing.T) {
-			opts := &secrets.ProviderOptions{}
+			opts := secrets.ProviderOptions{}
 			if lease.d < 0 {
 				opts.Lease = -1
 			}

@@ -14,7 +14,8 @@ func warmProvider(tb testing.TB) (*secrets.Provider, *countingStore) {
 	st := newStore(tb, "ks", map[string]secrets.Kind{"k": secrets.KindSecret, "old": secrets.KindSecret})
 	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{
 		{Store: "ks", SecretID: "idm.jwt.session.module.signing", Types: []secrets.Purpose{secrets.Sign, secrets.Verify}, Aliases: []string{"k", "old"}},
-	}, nil)
+	}, secrets.ProviderOptions{})
+
 	require.NoError(tb, err)
 	_, err = p.Active(context.Background(), "idm.jwt.session.module.signing", secrets.Sign)
 	require.NoError(tb, err)

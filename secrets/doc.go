@@ -48,4 +48,14 @@
 // registered for its class in [Openers] (filestore.Openers and hsmstore.NewOpener provide
 // IDM's classes) and returns a Provider over them with the file's mappings; [IDMMappings]
 // are IDM's default mappings for a store opened without a secrets.json.
+//
+// # Conventions
+//
+// Across this module, options and configuration structs ([ProviderOptions],
+// jsoncrypto.Options, filestore.Config, hsmstore.Config, jwtsession.Config, ...) are passed
+// by value, and their zero value means the documented defaults; a parsed document, such as
+// the [*Config] LoadConfig returns, is a pointer. Writing stores take the same trailing
+// overwrite flag for a generated and an imported key ([Generator], [Importer]): false fails
+// with [ErrExists] when the alias is taken, true replaces the entry. Helpers that only store
+// implementations need are in package secrets/storekit.
 package secrets

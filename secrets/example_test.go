@@ -20,14 +20,15 @@ import (
 func Example() {
 	ctx := context.Background()
 	store := secretstest.NewMemoryStore("keys")
-	if _, err := store.Generate(ctx, "hmac-2026", secrets.KeySpec{Kind: secrets.KindSecret}); err != nil {
+	if _, err := store.Generate(ctx, "hmac-2026", secrets.KeySpec{Kind: secrets.KindSecret}, false); err != nil {
 		log.Fatal(err)
 	}
 	p, err := secrets.NewProvider([]secrets.Store{store}, []secrets.Mapping{{
 		SecretID: "app.signing",
 		Types:    []secrets.Purpose{secrets.Sign, secrets.Verify},
 		Aliases:  []string{"hmac-2026"},
-	}}, nil)
+	}}, secrets.ProviderOptions{})
+
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -57,14 +58,15 @@ func Example_rotation() {
 	ctx := context.Background()
 	store := secretstest.NewMemoryStore("keys")
 	for _, alias := range []string{"aes-2025", "aes-2026"} {
-		if _, err := store.Generate(ctx, alias, secrets.KeySpec{Kind: secrets.KindAES}); err != nil {
+		if _, err := store.Generate(ctx, alias, secrets.KeySpec{Kind: secrets.KindAES}, false); err != nil {
 			log.Fatal(err)
 		}
 	}
 	provider := func(aliases ...string) *secrets.Provider {
 		p, err := secrets.NewProvider([]secrets.Store{store}, []secrets.Mapping{{
 			SecretID: "app.data", Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: aliases,
-		}}, nil)
+		}}, secrets.ProviderOptions{})
+
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -122,7 +124,7 @@ func ExampleLoadConfig() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	p, err := secrets.Open(ctx, cfg, filestore.Openers(filestore.OpenerOptions{}), nil)
+	p, err := secrets.Open(ctx, cfg, filestore.Openers(filestore.OpenerOptions{}), secrets.ProviderOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -142,10 +144,10 @@ func ExampleLoadConfig() {
 func Example_crypto() {
 	ctx := context.Background()
 	store := secretstest.NewMemoryStore("mainKeyStore")
-	if _, err := store.Generate(ctx, "openidm-sym-default", secrets.KeySpec{Kind: secrets.KindAES, Bits: 128, Extractable: true}); err != nil {
+	if _, err := store.Generate(ctx, "openidm-sym-default", secrets.KeySpec{Kind: secrets.KindAES, Bits: 128, Extractable: true}, false); err != nil {
 		log.Fatal(err)
 	}
-	p, err := secrets.NewProvider([]secrets.Store{store}, secrets.IDMMappings("mainKeyStore"), nil)
+	p, err := secrets.NewProvider([]secrets.Store{store}, secrets.IDMMappings("mainKeyStore"), secrets.ProviderOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -173,11 +175,11 @@ func Example_sessionCookie() {
 		"openidm-jwtsessionhmac-key": {Kind: secrets.KindSecret, Extractable: true},
 		"openidm-localhost":          {Kind: secrets.KindRSA, Bits: 2048},
 	} {
-		if _, err := store.Generate(ctx, alias, spec); err != nil {
+		if _, err := store.Generate(ctx, alias, spec, false); err != nil {
 			log.Fatal(err)
 		}
 	}
-	p, err := secrets.NewProvider([]secrets.Store{store}, secrets.IDMMappings("mainKeyStore"), nil)
+	p, err := secrets.NewProvider([]secrets.Store{store}, secrets.IDMMappings("mainKeyStore"), secrets.ProviderOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -358,8 +358,8 @@ func wrapper(kind string, inner any, path string, props Properties, fb *exprBudg
 // Open opens every store of cfg with the opener registered for its class, in file order, and
 // returns a Provider over them with the stores' mappings; the Provider's Close closes the
 // stores. A class without an opener is an error naming it; if a store fails to open, those
-// already opened are closed. opts may be nil.
-func Open(ctx context.Context, cfg *Config, openers Openers, opts *ProviderOptions) (*Provider, error) {
+// already opened are closed. The zero ProviderOptions are the defaults.
+func Open(ctx context.Context, cfg *Config, openers Openers, opts ProviderOptions) (*Provider, error) {
 	var stores []Store
 	var mappings []Mapping
 	fail := func(err error) (*Provider, error) {

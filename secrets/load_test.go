@@ -116,7 +116,7 @@ func TestIDMSecretsJSON(t *testing.T) {
 			}
 
 			var seen []secrets.StoreConfig
-			p, err := secrets.Open(ctx, cfg, memoryOpeners(t, map[string]map[string]secrets.Kind{"mainKeyStore": idmDefaults}, &seen), nil)
+			p, err := secrets.Open(ctx, cfg, memoryOpeners(t, map[string]map[string]secrets.Kind{"mainKeyStore": idmDefaults}, &seen), secrets.ProviderOptions{})
 			require.NoError(t, err)
 			defer p.Close()
 			require.Len(t, seen, 2)
@@ -152,7 +152,7 @@ func TestOpenFailures(t *testing.T) {
 	ctx := context.Background()
 	cfg, err := secrets.LoadConfig("testdata/secrets-hsm.json", secrets.MapProperties(nil))
 	require.NoError(t, err)
-	_, err = secrets.Open(ctx, cfg, secrets.Openers{}, nil)
+	_, err = secrets.Open(ctx, cfg, secrets.Openers{}, secrets.ProviderOptions{})
 	require.ErrorContains(t, err, "no opener for class "+secrets.ClassHSM)
 
 	// A failing second store closes the first.
@@ -164,7 +164,8 @@ func TestOpenFailures(t *testing.T) {
 			return first, nil
 		}
 		return nil, secrets.ErrWrongPIN
-	}}, nil)
+	}}, secrets.ProviderOptions{})
+
 	require.ErrorIs(t, err, secrets.ErrWrongPIN)
 	_, err = first.Aliases(ctx)
 	require.ErrorIs(t, err, secrets.ErrClosed, "the store opened before the failure is closed")

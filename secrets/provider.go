@@ -15,7 +15,7 @@ import (
 // as ForgeRock's secrets API does.
 const DefaultLease = 5 * time.Minute
 
-// ProviderOptions tune a Provider. The zero value (or nil) means the documented defaults.
+// ProviderOptions tune a Provider. The zero value means the documented defaults.
 type ProviderOptions struct {
 	// Lease is how long a resolved entry is served from cache: 0 means DefaultLease; a
 	// negative value disables caching (every call asks the store).
@@ -110,10 +110,7 @@ type flight struct {
 // come before store-specific ones. It fails when a store name repeats, a mapping names an
 // unknown store or purpose, or a secret id is empty. The Provider does not close stores it was
 // given; Close them yourself (Open's Provider closes what it opened).
-func NewProvider(stores []Store, mappings []Mapping, opts *ProviderOptions) (*Provider, error) {
-	if opts == nil {
-		opts = &ProviderOptions{}
-	}
+func NewProvider(stores []Store, mappings []Mapping, opts ProviderOptions) (*Provider, error) {
 	p := &Provider{
 		stores:  append([]Store(nil), stores...),
 		names:   make(map[string]int, len(stores)),

@@ -48,7 +48,7 @@ func newStore(t testing.TB, name string, keys map[string]secrets.Kind) *counting
 			require.NoError(t, err)
 			continue
 		}
-		_, err := m.Generate(context.Background(), alias, spec)
+		_, err := m.Generate(context.Background(), alias, spec, false)
 		require.NoError(t, err)
 	}
 	return &countingStore{MemoryStore: m}
@@ -68,7 +68,8 @@ func TestRotation(t *testing.T) {
 	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{
 		{Store: "ks", SecretID: "idm.config.encryption", Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: []string{"new", "old", "older"}},
 		{Store: "ks", SecretID: "jwt", Types: []secrets.Purpose{secrets.Sign, secrets.Verify}, Aliases: []string{"hmac"}},
-	}, nil)
+	}, secrets.ProviderOptions{})
+
 	require.NoError(t, err)
 	defer p.Close()
 
@@ -120,7 +121,8 @@ func TestSeveralStores(t *testing.T) {
 		{Store: "mainKeyStore", SecretID: "verify.partner", Types: []secrets.Purpose{secrets.Verify, secrets.Sign}, Aliases: []string{"localhost"}},
 		{Store: "mainTrustStore", SecretID: "sign.bad", Types: []secrets.Purpose{secrets.Sign}, Aliases: []string{"partner"}},
 		{SecretID: "anywhere", Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: []string{"partner", "sym"}},
-	}, nil)
+	}, secrets.ProviderOptions{})
+
 	require.NoError(t, err)
 	defer p.Close()
 
@@ -152,7 +154,8 @@ func TestMissingAliases(t *testing.T) {
 	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{
 		{Store: "ks", SecretID: "rotating", Types: []secrets.Purpose{secrets.Sign, secrets.Verify}, Aliases: []string{"b", "gone"}},
 		{Store: "ks", SecretID: "broken", Types: []secrets.Purpose{secrets.Sign, secrets.Verify}, Aliases: []string{"gone", "b"}},
-	}, &secrets.ProviderOptions{Logger: log, Lease: -1})
+	}, secrets.ProviderOptions{Logger: log, Lease: -1})
+
 	require.NoError(t, err)
 
 	v, err := p.Valid(ctx, "rotating", secrets.Verify)
@@ -185,10 +188,10 @@ func TestBadMappings(t *testing.T) {
 		"no id":           {Store: "ks", Types: []secrets.Purpose{secrets.Sign}, Aliases: []string{"a"}},
 		"no types":        {Store: "ks", SecretID: "x", Aliases: []string{"a"}},
 	} {
-		_, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{m}, nil)
+		_, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{m}, secrets.ProviderOptions{})
 		assert.Error(t, err, name)
 	}
-	_, err := secrets.NewProvider([]secrets.Store{st, st}, nil, nil)
+	_, err := secrets.NewProvider([]secrets.Store{st, st}, nil, secrets.ProviderOptions{})
 	assert.ErrorContains(t, err, "two stores")
 }
 
@@ -202,7 +205,8 @@ func TestCacheAndEviction(t *testing.T) {
 	st := newStore(t, "ks", map[string]secrets.Kind{"k1": secrets.KindSecret})
 	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{
 		{Store: "ks", SecretID: "id", Types: []secrets.Purpose{secrets.Sign, secrets.Verify}, Aliases: []string{"k1"}},
-	}, &secrets.ProviderOptions{Now: clock})
+	}, secrets.ProviderOptions{Now: clock})
+
 	require.NoError(t, err)
 	defer p.Close()
 
@@ -252,7 +256,8 @@ func TestColdCallersShareOneLookup(t *testing.T) {
 	st.gate = make(chan struct{})
 	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{
 		{Store: "ks", SecretID: "id", Types: []secrets.Purpose{secrets.Sign}, Aliases: []string{"k"}},
-	}, nil)
+	}, secrets.ProviderOptions{})
+
 	require.NoError(t, err)
 	defer p.Close()
 	var wg sync.WaitGroup
@@ -280,7 +285,8 @@ func TestCancelledContext(t *testing.T) {
 	st := newStore(t, "ks", map[string]secrets.Kind{"k": secrets.KindSecret})
 	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{
 		{Store: "ks", SecretID: "id", Types: []secrets.Purpose{secrets.Sign}, Aliases: []string{"k"}},
-	}, nil)
+	}, secrets.ProviderOptions{})
+
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -339,7 +345,8 @@ func TestSharedLookupLeaderCancelled(t *testing.T) {
 	st := &ctxGateStore{MemoryStore: newStore(t, "ks", map[string]secrets.Kind{"k": secrets.KindSecret}).MemoryStore, gate: make(chan struct{})}
 	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{
 		{Store: "ks", SecretID: "id", Types: []secrets.Purpose{secrets.Sign}, Aliases: []string{"k"}},
-	}, nil)
+	}, secrets.ProviderOptions{})
+
 	require.NoError(t, err)
 	defer p.Close()
 
@@ -390,7 +397,8 @@ func TestNamedHonoursLease(t *testing.T) {
 	st := newStore(t, "ks", map[string]secrets.Kind{"a": secrets.KindSecret, "b": secrets.KindSecret})
 	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{
 		{Store: "ks", SecretID: "id", Types: []secrets.Purpose{secrets.Verify}, Aliases: []string{"a", "b"}},
-	}, &secrets.ProviderOptions{Now: clock})
+	}, secrets.ProviderOptions{Now: clock})
+
 	require.NoError(t, err)
 	defer p.Close()
 	_, err = p.Named(ctx, "id", secrets.Verify, "b")
@@ -413,7 +421,8 @@ func TestWarmCallsReadClockOnce(t *testing.T) {
 	st := newStore(t, "ks", map[string]secrets.Kind{"a": secrets.KindSecret, "b": secrets.KindSecret})
 	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{
 		{Store: "ks", SecretID: "id", Types: []secrets.Purpose{secrets.Sign, secrets.Verify}, Aliases: []string{"a", "b"}},
-	}, &secrets.ProviderOptions{Now: clock})
+	}, secrets.ProviderOptions{Now: clock})
+
 	require.NoError(t, err)
 	defer p.Close()
 	for name, call := range map[string]func() error{

@@ -30,7 +30,7 @@ func scaleProvider(b *testing.B, n int) *scaleProviderFixture {
 	for i := range n {
 		id, a, old := fmt.Sprintf("app.secret.%05d", i), fmt.Sprintf("k%05d", i), fmt.Sprintf("k%05d-old", i)
 		for _, alias := range []string{a, old} {
-			if _, err := f.st.Generate(ctx, alias, secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256}); err != nil {
+			if _, err := f.st.Generate(ctx, alias, secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256}, false); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -56,7 +56,7 @@ func BenchmarkScaleProvider(b *testing.B) {
 		b.Run(scalebench.Name("ids", n)+"/new/NewProvider", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				p, err := secrets.NewProvider([]secrets.Store{f.st}, f.mappings, nil)
+				p, err := secrets.NewProvider([]secrets.Store{f.st}, f.mappings, secrets.ProviderOptions{})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -79,7 +79,7 @@ func BenchmarkScaleProvider(b *testing.B) {
 			}
 		})
 		base := scalebench.HeapAlloc()
-		p, err := secrets.NewProvider([]secrets.Store{f.st}, f.mappings, nil)
+		p, err := secrets.NewProvider([]secrets.Store{f.st}, f.mappings, secrets.ProviderOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -144,7 +144,7 @@ func BenchmarkScaleProvider(b *testing.B) {
 func BenchmarkScaleProviderActiveConcurrent(b *testing.B) {
 	ctx := context.Background()
 	f := scaleProvider(b, 1_000)
-	p, err := secrets.NewProvider([]secrets.Store{f.st}, f.mappings, nil)
+	p, err := secrets.NewProvider([]secrets.Store{f.st}, f.mappings, secrets.ProviderOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

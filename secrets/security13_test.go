@@ -114,11 +114,12 @@ func TestSecurity6NothingServedPastLease(t *testing.T) {
 			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 			advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 			m := secretstest.NewMemoryStore("ks")
-			_, err := m.Generate(ctx, "k", secrets.KeySpec{Kind: secrets.KindSecret})
+			_, err := m.Generate(ctx, "k", secrets.KeySpec{Kind: secrets.KindSecret}, false)
 			require.NoError(t, err)
 			p, err := secrets.NewProvider([]secrets.Store{quietStore{m}}, []secrets.Mapping{
 				{SecretID: "id", Types: []secrets.Purpose{secrets.Sign, secrets.Verify}, Aliases: []string{"k"}},
-			}, &secrets.ProviderOptions{Lease: time.Minute, Now: clock})
+			}, secrets.ProviderOptions{Lease: time.Minute, Now: clock})
+
 			require.NoError(t, err)
 			defer p.Close()
 			assert.Equal(t, time.Minute, p.Lease())
@@ -143,10 +144,10 @@ func TestSecurity6NothingServedPastLease(t *testing.T) {
 			}
 		})
 	}
-	p, err := secrets.NewProvider(nil, nil, &secrets.ProviderOptions{Lease: -1})
+	p, err := secrets.NewProvider(nil, nil, secrets.ProviderOptions{Lease: -1})
 	require.NoError(t, err)
 	assert.Equal(t, time.Duration(0), p.Lease(), "a Provider that does not cache")
-	p, err = secrets.NewProvider(nil, nil, nil)
+	p, err = secrets.NewProvider(nil, nil, secrets.ProviderOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, secrets.DefaultLease, p.Lease())
 }

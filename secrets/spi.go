@@ -158,9 +158,10 @@ type KeySpec struct {
 }
 
 // A Generator is a Store that creates keys. Generate fails with an error wrapping ErrExists
-// when the alias is taken.
+// when the alias is taken and overwrite is false; with overwrite it replaces the entry, which
+// survives a generation that fails.
 type Generator interface {
-	Generate(ctx context.Context, alias string, spec KeySpec) (Entry, error)
+	Generate(ctx context.Context, alias string, spec KeySpec, overwrite bool) (Entry, error)
 }
 
 // KeyMaterial is a key to import into a store.

@@ -141,7 +141,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer closeAll()
 		// The user's own files: every secret id mapped for DECRYPT, and legacy values.
-		c, err := jsoncrypto.New(p, &jsoncrypto.Options{SecretIDs: decryptIDs, AllowLegacy: true, AllowAsymmetric: *allowAsym})
+		c, err := jsoncrypto.New(p, jsoncrypto.Options{SecretIDs: decryptIDs, AllowLegacy: true, AllowAsymmetric: *allowAsym})
 		if err != nil {
 			return err
 		}
@@ -259,7 +259,7 @@ func openProvider(ctx context.Context, keystore, storepassEnv, secretsFile, prop
 			return nil, nil, nil, err
 		}
 		openers := filestore.Openers(filestore.OpenerOptions{})
-		openers[secrets.ClassFileSystem] = filestore.DirOpener(nil)
+		openers[secrets.ClassFileSystem] = filestore.DirOpener(filestore.DirConfig{})
 		if pkcs11 != "" {
 			if pkcs11, err = filepath.Abs(pkcs11); err != nil {
 				return nil, nil, nil, err
@@ -267,7 +267,7 @@ func openProvider(ctx context.Context, keystore, storepassEnv, secretsFile, prop
 		}
 		openers[secrets.ClassHSM] = hsmstore.NewOpener(hsmstore.OpenerOptions{ConfigPath: pkcs11})
 		cfg.PopulateDefaults = false // never create keys while rewriting a file
-		p, err := secrets.Open(ctx, cfg, openers, nil)
+		p, err := secrets.Open(ctx, cfg, openers, secrets.ProviderOptions{})
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -299,7 +299,7 @@ func openProvider(ctx context.Context, keystore, storepassEnv, secretsFile, prop
 		mappings = append(kept, secrets.Mapping{Store: stores[0].Name(), SecretID: secretID,
 			Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: list})
 	}
-	p, err := secrets.NewProvider(stores, mappings, nil)
+	p, err := secrets.NewProvider(stores, mappings, secrets.ProviderOptions{})
 	if err != nil {
 		closeAll()
 		return nil, nil, nil, err

@@ -35,7 +35,7 @@ func keystore(t *testing.T, dir string) string {
 	if _, err := ks.PopulateDefaults(ctx, filestore.DefaultsOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ks.Generate(ctx, "openidm-sym-2027", secrets.KeySpec{Kind: secrets.KindAES, Bits: 256}); err != nil {
+	if _, err := ks.Generate(ctx, "openidm-sym-2027", secrets.KeySpec{Kind: secrets.KindAES, Bits: 256}, false); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -54,9 +54,9 @@ func (c *checker) checkCrypto(ctx context.Context) {
 	ids := sortedKeys(valid)
 	var codec *jsoncrypto.Codec
 	if len(stores) > 0 {
-		p, err := secrets.NewProvider(stores, mappings, nil)
+		p, err := secrets.NewProvider(stores, mappings, secrets.ProviderOptions{})
 		if err == nil {
-			codec, err = jsoncrypto.New(p, &jsoncrypto.Options{SecretIDs: ids, AllowLegacy: true})
+			codec, err = jsoncrypto.New(p, jsoncrypto.Options{SecretIDs: ids, AllowLegacy: true})
 		}
 		if err != nil {
 			c.rep.add(g, Fail, "crypto.setup", "", "cannot set up decryption: "+errText(err), "")

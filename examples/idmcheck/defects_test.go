@@ -92,11 +92,11 @@ func TestDefectCryptoValueUnderRemovedAlias(t *testing.T) {
 	dir := fileProject(t)
 	ctx := context.Background()
 	ks := openKeystore(t, dir)
-	if _, err := ks.Generate(ctx, "openidm-sym-2019", secrets.KeySpec{Kind: secrets.KindAES, Bits: 256, Extractable: true}); err != nil {
+	if _, err := ks.Generate(ctx, "openidm-sym-2019", secrets.KeySpec{Kind: secrets.KindAES, Bits: 256, Extractable: true}, false); err != nil {
 		t.Fatal(err)
 	}
 	// A value encrypted when the mapping listed openidm-sym-2019; secrets.json no longer does.
-	p, err := secrets.NewProvider([]secrets.Store{ks}, []secrets.Mapping{{SecretID: "idm.password.encryption", Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: []string{"openidm-sym-2019"}}}, nil)
+	p, err := secrets.NewProvider([]secrets.Store{ks}, []secrets.Mapping{{SecretID: "idm.password.encryption", Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: []string{"openidm-sym-2019"}}}, secrets.ProviderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestDefectShortHMACKey(t *testing.T) {
 
 func TestOlderAliasesRetireAndMissing(t *testing.T) {
 	dir := fileProject(t)
-	if _, err := openKeystore(t, dir).Generate(context.Background(), "openidm-sym-2019", secrets.KeySpec{Kind: secrets.KindAES, Bits: 256, Extractable: true}); err != nil {
+	if _, err := openKeystore(t, dir).Generate(context.Background(), "openidm-sym-2019", secrets.KeySpec{Kind: secrets.KindAES, Bits: 256, Extractable: true}, false); err != nil {
 		t.Fatal(err)
 	}
 	sj := filepath.Join(dir, "conf", "secrets.json")

@@ -124,7 +124,7 @@ func hsmProjectOn(t *testing.T) *hsmProject {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{{SecretID: "idm.password.encryption", Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: []string{"openidm-sym-default"}}}, nil)
+	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{{SecretID: "idm.password.encryption", Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: []string{"openidm-sym-default"}}}, secrets.ProviderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestHSMDefectNonExtractableHMAC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = st.GenerateOverwrite(ctx, "openidm-jwtsessionhmac-key", secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Algorithm: "HmacSHA256"})
+	_, err = st.Generate(ctx, "openidm-jwtsessionhmac-key", secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Algorithm: "HmacSHA256"}, true)
 	st.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -65,7 +65,7 @@ func fileProject(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := secrets.Open(ctx, cfg, filestore.Openers(filestore.OpenerOptions{}), nil)
+	p, err := secrets.Open(ctx, cfg, filestore.Openers(filestore.OpenerOptions{}), secrets.ProviderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

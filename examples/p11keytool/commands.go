@@ -153,9 +153,9 @@ func generate(ctx context.Context, st token, alias string, spec secrets.KeySpec,
 	return progress(stderr, what, func() error {
 		var err error
 		if overwrite {
-			_, err = st.GenerateOverwrite(ctx, alias, spec)
+			_, err = st.Generate(ctx, alias, spec, true)
 		} else {
-			_, err = st.Generate(ctx, alias, spec)
+			_, err = st.Generate(ctx, alias, spec, false)
 		}
 		return existsHint(err, alias)
 	})

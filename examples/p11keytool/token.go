@@ -88,7 +88,6 @@ type token interface {
 	secrets.Generator
 	secrets.Importer
 	secrets.Deleter
-	GenerateOverwrite(ctx context.Context, alias string, spec secrets.KeySpec) (secrets.Entry, error)
 	CanGenerate(ctx context.Context, spec secrets.KeySpec) error
 	ExportCertificate(ctx context.Context, alias string) ([]byte, error)
 	TokenLabel() string

@@ -93,7 +93,7 @@ func TestIDMDefaults(t *testing.T) {
 		os.WriteFile(master, []byte(b.String()), 0o600)
 		openers := filestore.Openers(filestore.OpenerOptions{})
 		openers[secrets.ClassHSM] = hsmstore.NewOpener(hsmstore.OpenerOptions{JavaSecurity: []string{master, filepath.Join(out, "java.security")}})
-		p, err := secrets.Open(ctx, cfg, openers, nil)
+		p, err := secrets.Open(ctx, cfg, openers, secrets.ProviderOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -257,8 +257,8 @@ func TestCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ks.Generate(ctx, "moved-hmac", secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256})
-	ks.Generate(ctx, "moved-rsa", secrets.KeySpec{Kind: secrets.KindRSA})
+	ks.Generate(ctx, "moved-hmac", secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256}, false)
+	ks.Generate(ctx, "moved-rsa", secrets.KeySpec{Kind: secrets.KindRSA}, false)
 	ks.Import(ctx, "moved-cert", secrets.KeyMaterial{Kind: secrets.KindCertificate, Chain: []*x509.Certificate{c}}, false)
 	srcEntry, _ := ks.Entry(ctx, "moved-hmac")
 	srcKey, _ := secrets.NewSecret("src", srcEntry).Export(ctx)

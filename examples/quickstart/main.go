@@ -188,7 +188,7 @@ func steps(ctx context.Context, out io.Writer, data string, hsm *hsmSetup) error
 	if err := ensurePKCS12(ctx, truststore, cfg); err != nil {
 		return err
 	}
-	p, err := secrets.Open(ctx, cfg, openers, nil)
+	p, err := secrets.Open(ctx, cfg, openers, secrets.ProviderOptions{})
 	if err != nil {
 		return err
 	}
@@ -223,7 +223,7 @@ func steps(ctx context.Context, out io.Writer, data string, hsm *hsmSetup) error
 	fmt.Fprintf(out, "   key %s\n   %s\n", served(enc), abbrev(sealed, 110))
 	// The reader names the secret id the value must be for: a value naming another (say, a
 	// key mapped only for JWT sessions) is refused.
-	codec, err := jsoncrypto.New(p, &jsoncrypto.Options{SecretIDs: []string{"idm.config.encryption"}})
+	codec, err := jsoncrypto.New(p, jsoncrypto.Options{SecretIDs: []string{"idm.config.encryption"}})
 	if err != nil {
 		return err
 	}
@@ -280,7 +280,7 @@ func steps(ctx context.Context, out io.Writer, data string, hsm *hsmSetup) error
 	if !ok {
 		return fmt.Errorf("store %s cannot generate keys", p.Stores()[0].Name())
 	}
-	_, err = gen.Generate(ctx, newAlias, secrets.KeySpec{Kind: secrets.KindAES, Bits: 256, Extractable: true})
+	_, err = gen.Generate(ctx, newAlias, secrets.KeySpec{Kind: secrets.KindAES, Bits: 256, Extractable: true}, false)
 	switch {
 	case err == nil:
 		fmt.Fprintf(out, "   generated %s (AES-256) in %s\n", newAlias, p.Stores()[0].Name())
@@ -293,12 +293,13 @@ func steps(ctx context.Context, out io.Writer, data string, hsm *hsmSetup) error
 		Store: "mainKeyStore", SecretID: "idm.config.encryption",
 		Types:   []secrets.Purpose{secrets.Encrypt, secrets.Decrypt},
 		Aliases: []string{newAlias, enc.Alias()},
-	}}, nil)
+	}}, secrets.ProviderOptions{})
+
 	if err != nil {
 		return err
 	}
 	defer rotated.Close()
-	rc, err := jsoncrypto.New(rotated, &jsoncrypto.Options{SecretIDs: []string{"idm.config.encryption"}})
+	rc, err := jsoncrypto.New(rotated, jsoncrypto.Options{SecretIDs: []string{"idm.config.encryption"}})
 	if err != nil {
 		return err
 	}

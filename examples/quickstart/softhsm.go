@@ -87,7 +87,7 @@ func newSoftHSM(ctx context.Context, out io.Writer) (*hsmSetup, error) {
 		{"openidm-localhost", secrets.KeySpec{Kind: secrets.KindRSA, Bits: 2048, Subject: pkix.Name{CommonName: "localhost", Organization: []string{"OpenIDM Self-Signed Certificate"}}}},
 		{"selfservice", secrets.KeySpec{Kind: secrets.KindRSA, Bits: 2048, Subject: pkix.Name{CommonName: "selfservice", Organization: []string{"OpenIDM Self Service Certificate"}}}},
 	} {
-		if _, err := st.Generate(ctx, k.alias, k.spec); err != nil {
+		if _, err := st.Generate(ctx, k.alias, k.spec, false); err != nil {
 			return fail(err)
 		}
 	}

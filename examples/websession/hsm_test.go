@@ -23,10 +23,10 @@ func TestHTTPOnHSM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Generate(ctx, "openidm-jwtsessionhmac-key", secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256}); err != nil {
+	if _, err := st.Generate(ctx, "openidm-jwtsessionhmac-key", secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256}, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Generate(ctx, "openidm-localhost", secrets.KeySpec{Kind: secrets.KindRSA}); err != nil {
+	if _, err := st.Generate(ctx, "openidm-localhost", secrets.KeySpec{Kind: secrets.KindRSA}, false); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -48,10 +48,10 @@ func TestLogLinesOnlyWithV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Generate(ctx, "openidm-jwtsessionhmac-key", secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Extractable: true}); err != nil {
+	if _, err := st.Generate(ctx, "openidm-jwtsessionhmac-key", secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Extractable: true}, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Generate(ctx, "openidm-localhost", secrets.KeySpec{Kind: secrets.KindRSA}); err != nil {
+	if _, err := st.Generate(ctx, "openidm-localhost", secrets.KeySpec{Kind: secrets.KindRSA}, false); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

@@ -199,7 +199,7 @@ func openProvider(ctx context.Context, o options) (*secrets.Provider, func(), st
 		if err != nil {
 			return nil, nil, "", err
 		}
-		p, err := secrets.NewProvider([]secrets.Store{st}, secrets.IDMMappings(st.Name()), nil)
+		p, err := secrets.NewProvider([]secrets.Store{st}, secrets.IDMMappings(st.Name()), secrets.ProviderOptions{})
 		if err != nil {
 			st.Close()
 			return nil, nil, "", err
@@ -222,7 +222,7 @@ func openProvider(ctx context.Context, o options) (*secrets.Provider, func(), st
 	if err != nil {
 		return nil, nil, "", err
 	}
-	p, err := secrets.Open(ctx, cfg, filestore.Openers(filestore.OpenerOptions{}), nil)
+	p, err := secrets.Open(ctx, cfg, filestore.Openers(filestore.OpenerOptions{}), secrets.ProviderOptions{})
 	if err != nil {
 		return nil, nil, "", err
 	}

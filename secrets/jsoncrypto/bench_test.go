@@ -466,13 +466,13 @@ func BenchmarkHSM(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	if _, err := st.Generate(ctx, aliasA, secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Extractable: true}); err != nil {
+	if _, err := st.Generate(ctx, aliasA, secrets.KeySpec{Kind: secrets.KindSecret, Bits: 256, Extractable: true}, false); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := st.Generate(ctx, "aes-gcm", secrets.KeySpec{Kind: secrets.KindAES, Bits: 256}); err != nil {
+	if _, err := st.Generate(ctx, "aes-gcm", secrets.KeySpec{Kind: secrets.KindAES, Bits: 256}, false); err != nil {
 		b.Fatal(err)
 	}
-	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{mapping(idConfig, aliasA), mapping("gcm", "aes-gcm")}, nil)
+	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{mapping(idConfig, aliasA), mapping("gcm", "aes-gcm")}, secrets.ProviderOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -124,15 +124,12 @@ type Codec struct {
 	o Options
 }
 
-// New returns a Codec over p. opts may be nil.
-func New(p *secrets.Provider, opts *Options) (*Codec, error) {
+// New returns a Codec over p; the zero Options are the defaults.
+func New(p *secrets.Provider, opts Options) (*Codec, error) {
 	if p == nil {
 		return nil, fmt.Errorf("jsoncrypto: nil Provider")
 	}
-	c := &Codec{p: p}
-	if opts != nil {
-		c.o = *opts
-	}
+	c := &Codec{p: p, o: opts}
 	if c.o.KeySize == 0 {
 		c.o.KeySize = 16
 	}
@@ -164,7 +161,7 @@ func aesKeySize(n int) bool { return n == 16 || n == 24 || n == 32 }
 // Encrypt encrypts plaintext with the active key of secretID (ENCRYPT purpose) using the
 // default Options: an x-simple-encryption value in IDM's shape. See Codec.Encrypt.
 func Encrypt(ctx context.Context, p *secrets.Provider, secretID string, plaintext any) (json.RawMessage, error) {
-	c, err := New(p, nil)
+	c, err := New(p, Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +173,7 @@ func Encrypt(ctx context.Context, p *secrets.Provider, secretID string, plaintex
 // default Options otherwise. A value naming another secret id is refused with an error
 // wrapping ErrNotAllowed. See Codec.Decrypt and Options.SecretIDs.
 func Decrypt(ctx context.Context, p *secrets.Provider, secretID string, value []byte) (json.RawMessage, error) {
-	c, err := New(p, &Options{SecretIDs: []string{secretID}})
+	c, err := New(p, Options{SecretIDs: []string{secretID}})
 	if err != nil {
 		return nil, err
 	}

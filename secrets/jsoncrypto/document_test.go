@@ -141,7 +141,7 @@ func TestSignVerify(t *testing.T) {
 	for alias, spec := range map[string]secrets.KeySpec{
 		"rsa": {Kind: secrets.KindRSA}, "ec256": {Kind: secrets.KindEC}, "ec384": {Kind: secrets.KindEC, Bits: 384},
 		"ec521": {Kind: secrets.KindEC, Bits: 521}, "hmac-new": {Kind: secrets.KindSecret}} {
-		if _, err := f.store.Generate(ctx, alias, spec); err != nil {
+		if _, err := f.store.Generate(ctx, alias, spec, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -209,16 +209,16 @@ func TestSignVerify(t *testing.T) {
 }
 
 func TestSaltedHash(t *testing.T) {
-	for _, o := range []*HashOptions{{Cost: 4}, {Algorithm: AlgSHA256}, {Algorithm: AlgSHA384}, {Algorithm: AlgSHA512}} {
+	for _, o := range []HashOptions{{Cost: 4}, {Algorithm: AlgSHA256}, {Algorithm: AlgSHA384}, {Algorithm: AlgSHA512}} {
 		for _, pw := range []string{"Passw0rd", "pässwörd", ""} {
 			v, err := Hash(pw, o)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := VerifyHash(v, pw, nil); err != nil {
+			if err := VerifyHash(v, pw, VerifyHashOptions{}); err != nil {
 				t.Fatalf("%+v %q: %v", o, pw, err)
 			}
-			if err := VerifyHash(v, pw+"!", nil); !errors.Is(err, secrets.ErrVerification) {
+			if err := VerifyHash(v, pw+"!", VerifyHashOptions{}); !errors.Is(err, secrets.ErrVerification) {
 				t.Fatalf("%+v wrong password: %v", o, err)
 			}
 			if info, err := Inspect(v); err != nil || info.Type != TypeSaltedHash {
@@ -226,29 +226,29 @@ func TestSaltedHash(t *testing.T) {
 			}
 		}
 	}
-	if _, err := Hash("x", &HashOptions{Algorithm: "MD5"}); !errors.Is(err, errors.ErrUnsupported) {
+	if _, err := Hash("x", HashOptions{Algorithm: "MD5"}); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("MD5 for new values: %v", err)
 	}
-	if _, err := Hash(strings.Repeat("x", 73), &HashOptions{Cost: 4}); err == nil {
+	if _, err := Hash(strings.Repeat("x", 73), HashOptions{Cost: 4}); err == nil {
 		t.Error("73-byte bcrypt password accepted")
 	}
-	if _, err := Hash("x", &HashOptions{Cost: 3}); err == nil {
+	if _, err := Hash("x", HashOptions{Cost: 3}); err == nil {
 		t.Error("bcrypt cost 3 accepted")
 	}
 	// Upgrades: digests and cheap bcrypt need rehashing; a current bcrypt does not.
-	sha, _ := Hash("x", &HashOptions{Algorithm: AlgSHA256})
-	cheap, _ := Hash("x", &HashOptions{Cost: 4})
+	sha, _ := Hash("x", HashOptions{Algorithm: AlgSHA256})
+	cheap, _ := Hash("x", HashOptions{Cost: 4})
 	for v, want := range map[string]bool{string(sha): true, string(cheap): true} {
-		if got, err := HashNeedsUpgrade([]byte(v), nil); err != nil || got != want {
+		if got, err := HashNeedsUpgrade([]byte(v), HashOptions{}); err != nil || got != want {
 			t.Errorf("HashNeedsUpgrade: %v %v", got, err)
 		}
 	}
-	if got, _ := HashNeedsUpgrade(cheap, &HashOptions{Cost: 4}); got {
+	if got, _ := HashNeedsUpgrade(cheap, HashOptions{Cost: 4}); got {
 		t.Error("cost-4 hash needs upgrade to cost 4")
 	}
 	// A stored cost above the limit is refused before any work.
 	costly := []byte(`{"$crypto":{"type":"salted-hash","value":{"algorithm":"BCRYPT","data":"$2a$31$abcdefghijklmnopqrstuuCmzyK4jQ0xl0FUp8O0dHr8yOV0gr1Wm"}}}`)
-	if err := VerifyHash(costly, "x", nil); !errors.Is(err, errors.ErrUnsupported) {
+	if err := VerifyHash(costly, "x", VerifyHashOptions{}); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("cost 31: %v", err)
 	}
 	for _, bad := range []string{
@@ -258,7 +258,7 @@ func TestSaltedHash(t *testing.T) {
 		`{"$crypto":{"type":"salted-hash","value":{"algorithm":"CRC32","data":"AAAA"}}}`,
 		`{"$crypto":{"type":"x-simple-encryption","value":{}}}`,
 	} {
-		if err := VerifyHash([]byte(bad), "x", nil); err == nil || errors.Is(err, secrets.ErrVerification) {
+		if err := VerifyHash([]byte(bad), "x", VerifyHashOptions{}); err == nil || errors.Is(err, secrets.ErrVerification) {
 			t.Errorf("%s: %v", bad, err)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 func newStore(ctx context.Context) *secretstest.MemoryStore {
 	m := secretstest.NewMemoryStore("mainKeyStore")
 	for _, alias := range []string{"openidm-sym-default", "openidm-sym-2026"} {
-		m.Generate(ctx, alias, secrets.KeySpec{Kind: secrets.KindAES, Bits: 128, Extractable: true})
+		m.Generate(ctx, alias, secrets.KeySpec{Kind: secrets.KindAES, Bits: 128, Extractable: true}, false)
 	}
 	return m
 }
@@ -27,7 +27,8 @@ func Example() {
 		SecretID: "idm.password.encryption",
 		Types:    []secrets.Purpose{secrets.Encrypt, secrets.Decrypt},
 		Aliases:  []string{"openidm-sym-default"},
-	}}, nil)
+	}}, secrets.ProviderOptions{})
+
 	defer p.Close()
 
 	v, err := jsoncrypto.Encrypt(ctx, p, "idm.password.encryption", "Passw0rd")
@@ -55,11 +56,12 @@ func Example_rotation() {
 			SecretID: "idm.config.encryption",
 			Types:    []secrets.Purpose{secrets.Encrypt, secrets.Decrypt},
 			Aliases:  aliases,
-		}}, nil)
+		}}, secrets.ProviderOptions{})
+
 		return p
 	}
 	before := mapping("openidm-sym-default")
-	c, _ := jsoncrypto.New(before, nil)
+	c, _ := jsoncrypto.New(before, jsoncrypto.Options{})
 	conf, _, _ := c.EncryptDocument(ctx, []byte(`{"host": "ldap", "credentials": "s3cret"}`),
 		"idm.config.encryption", "/credentials")
 
@@ -69,7 +71,7 @@ func Example_rotation() {
 	fmt.Println(errors.Is(err, jsoncrypto.ErrAliasInUse))
 
 	// The Codec that reads values names the secret ids they may use.
-	c, _ = jsoncrypto.New(after, &jsoncrypto.Options{SecretIDs: []string{"idm.config.encryption"}})
+	c, _ = jsoncrypto.New(after, jsoncrypto.Options{SecretIDs: []string{"idm.config.encryption"}})
 	conf, changes, _ := c.Reencrypt(ctx, conf)
 	for _, ch := range changes {
 		fmt.Println(ch.Pointer, ch.Action, ch.OldAlias, "->", ch.NewAlias)
@@ -87,14 +89,14 @@ func Example_rotation() {
 }
 
 func ExampleVerifyHash() {
-	v, _ := jsoncrypto.Hash("Passw0rd", &jsoncrypto.HashOptions{Cost: 4})
-	fmt.Println(jsoncrypto.VerifyHash(v, "Passw0rd", nil))
-	fmt.Println(errors.Is(jsoncrypto.VerifyHash(v, "guess", nil), secrets.ErrVerification))
+	v, _ := jsoncrypto.Hash("Passw0rd", jsoncrypto.HashOptions{Cost: 4})
+	fmt.Println(jsoncrypto.VerifyHash(v, "Passw0rd", jsoncrypto.VerifyHashOptions{}))
+	fmt.Println(errors.Is(jsoncrypto.VerifyHash(v, "guess", jsoncrypto.VerifyHashOptions{}), secrets.ErrVerification))
 
 	// A salted SHA-256 hash as OpenIDM stores it.
 	idm := []byte(`{"$crypto":{"type":"salted-hash","value":{"algorithm":"SHA-256",` +
 		`"data":"N4MWE2SO7FEpyxmhgqXrRxbHZHGMIiDyLhPQ4ITL9EMAAAAAAAAAAAAAAAAAAAAA"}}}`)
-	fmt.Println(jsoncrypto.VerifyHash(idm, "Passw0rd", nil))
+	fmt.Println(jsoncrypto.VerifyHash(idm, "Passw0rd", jsoncrypto.VerifyHashOptions{}))
 	// Output:
 	// <nil>
 	// true
@@ -104,10 +106,11 @@ func ExampleVerifyHash() {
 func ExampleSign() {
 	ctx := context.Background()
 	store := secretstest.NewMemoryStore("keys")
-	store.Generate(ctx, "signing-2026", secrets.KeySpec{Kind: secrets.KindSecret})
+	store.Generate(ctx, "signing-2026", secrets.KeySpec{Kind: secrets.KindSecret}, false)
 	p, _ := secrets.NewProvider([]secrets.Store{store}, []secrets.Mapping{{
 		SecretID: "app.signing", Types: []secrets.Purpose{secrets.Sign, secrets.Verify}, Aliases: []string{"signing-2026"},
-	}}, nil)
+	}}, secrets.ProviderOptions{})
+
 	defer p.Close()
 
 	sig, _ := jsoncrypto.Sign(ctx, p, "app.signing", []byte("report.pdf contents"))

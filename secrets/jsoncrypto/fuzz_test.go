@@ -14,8 +14,8 @@ func fuzzSeeds(t testing.TB, f *fixture) [][]byte {
 	v, _ := c.Encrypt(f.ctx, idConfig, "secret")
 	v16, _ := codec(t, f.provider(t, mapping(idConfig, aliasA)), &Options{Format: Format2016}).Encrypt(f.ctx, idConfig, map[string]any{"a": 1})
 	g, _ := codec(t, f.provider(t, mapping("gcm", "aes-gcm")), &Options{Scheme: SchemeGCM}).Encrypt(f.ctx, "gcm", "secret")
-	h, _ := Hash("pw", &HashOptions{Algorithm: AlgSHA256})
-	b, _ := Hash("pw", &HashOptions{Cost: 4})
+	h, _ := Hash("pw", HashOptions{Algorithm: AlgSHA256})
+	b, _ := Hash("pw", HashOptions{Cost: 4})
 	doc := []byte(`{"a":` + string(v) + `,"b":[1,2,{"c":` + string(g) + `}],"h":` + string(h) + `,"s":"x\u00e9\ud83d\ude00"}`)
 	return [][]byte{v, v16, g, h, b, doc, []byte(confDoc),
 		[]byte(`{"$crypto":{"type":"x-simple-encryption","value":{"cipher":"AES/CBC/PKCS5Padding","key":"openidm-sym-default","iv":"AAAAAAAAAAAAAAAAAAAAAA==","data":"AAAAAAAAAAAAAAAAAAAAAA=="}}}`),
@@ -52,7 +52,7 @@ func FuzzDecrypt(f *testing.F) {
 			t.Fatalf("validJSON says %v, parseJSON says %v", verr, perr)
 		}
 		Inspect(data)
-		VerifyHash(data, "pw", &VerifyHashOptions{Allow5xTruncation: true, MaxBcryptCost: 4})
+		VerifyHash(data, "pw", VerifyHashOptions{Allow5xTruncation: true, MaxBcryptCost: 4})
 		pt, err := c.Decrypt(fx.ctx, data)
 		if err == nil && !json.Valid(pt) {
 			t.Fatalf("Decrypt returned non-JSON %q", pt)

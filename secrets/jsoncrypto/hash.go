@@ -81,7 +81,7 @@ const DefaultMaxBcryptCost = 14
 
 const hashSaltSize = 16
 
-// HashOptions tune Hash. The zero value (or nil) means bcrypt at DefaultBcryptCost.
+// HashOptions tune Hash. The zero value means bcrypt at DefaultBcryptCost.
 type HashOptions struct {
 	// Algorithm is AlgBcrypt (""), or AlgSHA256, AlgSHA384 or AlgSHA512 for values IDM 5.x
 	// and 6.x verify too. MD5 and SHA-1 are refused.
@@ -92,7 +92,7 @@ type HashOptions struct {
 	Rand io.Reader
 }
 
-// VerifyHashOptions tune VerifyHash. The zero value (or nil) means the defaults.
+// VerifyHashOptions tune VerifyHash. The zero value means the defaults.
 type VerifyHashOptions struct {
 	// Allow5xTruncation also accepts a digest of the plaintext truncated as OpenIDM 5.x did
 	// (see the package documentation). Off by default.
@@ -158,12 +158,9 @@ func parseHash(v *node) (*hashValue, error) {
 }
 
 // Hash returns a salted-hash $crypto object for plaintext, a string property's value (for
-// any other JSON value use HashJSON). opts may be nil.
-func Hash(plaintext string, opts *HashOptions) (json.RawMessage, error) {
-	var o HashOptions
-	if opts != nil {
-		o = *opts
-	}
+// any other JSON value use HashJSON). The zero HashOptions are the defaults.
+func Hash(plaintext string, opts HashOptions) (json.RawMessage, error) {
+	o := opts
 	if o.Algorithm == "" || strings.EqualFold(o.Algorithm, AlgBcrypt) {
 		cost := o.Cost
 		if cost == 0 {
@@ -200,7 +197,7 @@ func Hash(plaintext string, opts *HashOptions) (json.RawMessage, error) {
 // HashJSON is Hash for a property holding any JSON value: IDM hashes a string as itself
 // and any other value as the text Jackson writes for it (IDMText), which HashJSON hashes
 // (UTF-8). A value IDMText refuses is an error wrapping ErrMalformed.
-func HashJSON(value json.RawMessage, opts *HashOptions) (json.RawMessage, error) {
+func HashJSON(value json.RawMessage, opts HashOptions) (json.RawMessage, error) {
 	text, err := IDMText(value)
 	if err != nil {
 		return nil, err
@@ -211,7 +208,7 @@ func HashJSON(value json.RawMessage, opts *HashOptions) (json.RawMessage, error)
 // VerifyHashJSON is VerifyHash for a property holding any JSON value (see HashJSON): nil
 // when value's IDMText matches stored, an error wrapping secrets.ErrVerification when it
 // does not, ErrMalformed or errors.ErrUnsupported when it cannot be checked.
-func VerifyHashJSON(stored []byte, value json.RawMessage, opts *VerifyHashOptions) error {
+func VerifyHashJSON(stored []byte, value json.RawMessage, opts VerifyHashOptions) error {
 	text, err := IDMText(value)
 	if err != nil {
 		return err
@@ -243,12 +240,9 @@ func truncated5x(s string) []byte {
 // VerifyHash checks plaintext against a salted-hash $crypto object: nil when it matches,
 // an error wrapping secrets.ErrVerification when it does not, ErrMalformed or
 // errors.ErrUnsupported when the value cannot be checked. Digests are compared in constant
-// time. opts may be nil.
-func VerifyHash(value []byte, plaintext string, opts *VerifyHashOptions) error {
-	var o VerifyHashOptions
-	if opts != nil {
-		o = *opts
-	}
+// time. The zero VerifyHashOptions are the defaults.
+func VerifyHash(value []byte, plaintext string, opts VerifyHashOptions) error {
+	o := opts
 	if o.MaxBcryptCost == 0 {
 		o.MaxBcryptCost = DefaultMaxBcryptCost
 	}
@@ -307,11 +301,8 @@ func isASCII(s string) bool {
 // HashNeedsUpgrade reports whether a salted-hash value should be replaced (after a
 // successful VerifyHash, with the plaintext at hand) by Hash with opts: true for any digest
 // algorithm when opts asks for bcrypt, and for bcrypt below opts' cost.
-func HashNeedsUpgrade(value []byte, opts *HashOptions) (bool, error) {
-	var o HashOptions
-	if opts != nil {
-		o = *opts
-	}
+func HashNeedsUpgrade(value []byte, opts HashOptions) (bool, error) {
+	o := opts
 	info, err := Inspect(value)
 	if err != nil {
 		return false, err

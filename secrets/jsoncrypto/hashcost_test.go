@@ -11,7 +11,7 @@ import (
 // a hostile value cannot make VerifyHash run for seconds (cost 16, the former default
 // limit, takes about four seconds).
 func TestBcryptCostBound(t *testing.T) {
-	v, err := Hash("pw", &HashOptions{Cost: 4})
+	v, err := Hash("pw", HashOptions{Cost: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +21,7 @@ func TestBcryptCostBound(t *testing.T) {
 			t.Fatalf("no $04$ in %s", v)
 		}
 		start := time.Now()
-		err := VerifyHash(hostile, "pw", nil)
+		err := VerifyHash(hostile, "pw", VerifyHashOptions{})
 		if !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "exceeds the limit 14") {
 			t.Fatalf("cost %s: %v", cost, err)
 		}
@@ -31,14 +31,14 @@ func TestBcryptCostBound(t *testing.T) {
 	}
 	// The limit is an option: a value at cost 5 is refused under a limit of 4 and verifies
 	// under the default.
-	v5, err := Hash("pw", &HashOptions{Cost: 5})
+	v5, err := Hash("pw", HashOptions{Cost: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := VerifyHash(v5, "pw", &VerifyHashOptions{MaxBcryptCost: 4}); !errors.Is(err, errors.ErrUnsupported) {
+	if err := VerifyHash(v5, "pw", VerifyHashOptions{MaxBcryptCost: 4}); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("cost 5 under MaxBcryptCost 4: %v", err)
 	}
-	if err := VerifyHash(v5, "pw", nil); err != nil {
+	if err := VerifyHash(v5, "pw", VerifyHashOptions{}); err != nil {
 		t.Fatalf("cost 5 under the default limit: %v", err)
 	}
 }

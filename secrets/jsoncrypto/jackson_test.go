@@ -52,37 +52,37 @@ const idmDocJSONHash = `{"$crypto":{"value":{"algorithm":"SHA-384","data":"7Caab
 
 func TestVerifyHashJSONIDMValue(t *testing.T) {
 	obj := json.RawMessage(`{"password":"myPassw0rd"}`)
-	if err := VerifyHashJSON([]byte(idmDocJSONHash), obj, nil); err != nil {
+	if err := VerifyHashJSON([]byte(idmDocJSONHash), obj, VerifyHashOptions{}); err != nil {
 		t.Fatalf("IDM's printed hash of %s: %v", obj, err)
 	}
 	// Whitespace in the input does not matter; the member set and order do.
-	if err := VerifyHashJSON([]byte(idmDocJSONHash), json.RawMessage("{ \"password\" :\n \"myPassw0rd\" }"), nil); err != nil {
+	if err := VerifyHashJSON([]byte(idmDocJSONHash), json.RawMessage("{ \"password\" :\n \"myPassw0rd\" }"), VerifyHashOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := VerifyHashJSON([]byte(idmDocJSONHash), json.RawMessage(`{"password":"myPassw0rd!"}`), nil); !errors.Is(err, secrets.ErrVerification) {
+	if err := VerifyHashJSON([]byte(idmDocJSONHash), json.RawMessage(`{"password":"myPassw0rd!"}`), VerifyHashOptions{}); !errors.Is(err, secrets.ErrVerification) {
 		t.Fatalf("wrong value: %v", err)
 	}
 	// The compact text is not what IDM hashed.
-	if err := VerifyHash([]byte(idmDocJSONHash), string(obj), nil); !errors.Is(err, secrets.ErrVerification) {
+	if err := VerifyHash([]byte(idmDocJSONHash), string(obj), VerifyHashOptions{}); !errors.Is(err, secrets.ErrVerification) {
 		t.Fatalf("compact JSON: %v", err)
 	}
 	// Round trip, and a JSON string hashes as the string itself.
-	v, err := HashJSON(json.RawMessage(`{"q":[1,2.5,{"a":null}]}`), &HashOptions{Algorithm: AlgSHA256})
+	v, err := HashJSON(json.RawMessage(`{"q":[1,2.5,{"a":null}]}`), HashOptions{Algorithm: AlgSHA256})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := VerifyHash(v, "{\n  \"q\" : [ 1, 2.5, {\n    \"a\" : null\n  } ]\n}", nil); err != nil {
+	if err := VerifyHash(v, "{\n  \"q\" : [ 1, 2.5, {\n    \"a\" : null\n  } ]\n}", VerifyHashOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	s, err := HashJSON(json.RawMessage(`"Passw0rd"`), &HashOptions{Algorithm: AlgSHA256})
+	s, err := HashJSON(json.RawMessage(`"Passw0rd"`), HashOptions{Algorithm: AlgSHA256})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := VerifyHash(s, "Passw0rd", nil); err != nil {
+	if err := VerifyHash(s, "Passw0rd", VerifyHashOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{``, `{`, `{"a":1}x`, `1e400`, strings.Repeat("[", 100) + strings.Repeat("]", 100)} {
-		if _, err := HashJSON(json.RawMessage(bad), nil); err == nil {
+		if _, err := HashJSON(json.RawMessage(bad), HashOptions{}); err == nil {
 			t.Errorf("HashJSON(%.20q): no error", bad)
 		}
 	}
@@ -132,7 +132,7 @@ func FuzzIDMText(f *testing.F) {
 func TestPBKDF2Unsupported(t *testing.T) {
 	const v = `{"$crypto":{"value":{"algorithm":"PBKDF2","data":"9/1IIaAVxAMFdCzlMGtkXMmotKqBafIdx2KFUeKHX0k=","config":{"hashLength":16,"saltLength":16,"iterations":20000,"hmac":"SHA3-256"}},"type":"salted-hash"}}`
 	for _, alg := range []string{"PBKDF2", "SCRYPT", "scrypt"} {
-		err := VerifyHash([]byte(strings.Replace(v, "PBKDF2", alg, 1)), "mypassword", nil)
+		err := VerifyHash([]byte(strings.Replace(v, "PBKDF2", alg, 1)), "mypassword", VerifyHashOptions{})
 		if !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "unconfirmed") {
 			t.Errorf("%s: %v", alg, err)
 		}

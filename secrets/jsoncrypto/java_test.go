@@ -173,7 +173,7 @@ func TestJavaCrossCheck(t *testing.T) {
 			t.Fatalf("Java hash: %s", line)
 		}
 		pw := hashPlain[i%len(hashPlain)]
-		err := VerifyHash([]byte(v), pw, nil)
+		err := VerifyHash([]byte(v), pw, VerifyHashOptions{})
 		ascii := isASCII(pw)
 		if ascii && err != nil {
 			t.Errorf("%s: Java hash of %q does not verify: %v", v, pw, err)
@@ -181,10 +181,10 @@ func TestJavaCrossCheck(t *testing.T) {
 		if !ascii && !errors.Is(err, secrets.ErrVerification) {
 			t.Errorf("%s: a 5.x-truncated hash of %q verified without Allow5xTruncation: %v", v, pw, err)
 		}
-		if err := VerifyHash([]byte(v), pw, &VerifyHashOptions{Allow5xTruncation: true}); err != nil {
+		if err := VerifyHash([]byte(v), pw, VerifyHashOptions{Allow5xTruncation: true}); err != nil {
 			t.Errorf("%s: Java hash of %q does not verify with Allow5xTruncation: %v", v, pw, err)
 		}
-		if err := VerifyHash([]byte(v), pw+"x", &VerifyHashOptions{Allow5xTruncation: true}); err == nil && ascii {
+		if err := VerifyHash([]byte(v), pw+"x", VerifyHashOptions{Allow5xTruncation: true}); err == nil && ascii {
 			t.Errorf("wrong password verified")
 		}
 	}

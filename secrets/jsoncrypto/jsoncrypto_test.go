@@ -53,7 +53,7 @@ func newFixture(t testing.TB) *fixture {
 
 func (f *fixture) provider(t testing.TB, mappings ...secrets.Mapping) *secrets.Provider {
 	t.Helper()
-	p, err := secrets.NewProvider([]secrets.Store{f.store}, mappings, nil)
+	p, err := secrets.NewProvider([]secrets.Store{f.store}, mappings, secrets.ProviderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func codec(t testing.TB, p *secrets.Provider, o *Options) *Codec {
 	if oo.SecretIDs == nil {
 		oo.SecretIDs = testIDs
 	}
-	c, err := New(p, &oo)
+	c, err := New(p, oo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,10 +360,10 @@ func TestBadInput(t *testing.T) {
 	if _, err := c.Decrypt(f.ctx, gv); err != nil {
 		t.Errorf("Decrypt reads GCM whatever the Scheme: %v", err)
 	}
-	if _, err := New(p, &Options{KeySize: 20}); err == nil {
+	if _, err := New(p, Options{KeySize: 20}); err == nil {
 		t.Error("KeySize 20 accepted")
 	}
-	if _, err := New(nil, nil); err == nil {
+	if _, err := New(nil, Options{}); err == nil {
 		t.Error("nil provider accepted")
 	}
 	if _, err := c.Encrypt(f.ctx, idConfig, make(chan int)); err == nil {

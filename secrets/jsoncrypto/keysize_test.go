@@ -44,7 +44,8 @@ func TestKeySizeForms(t *testing.T) {
 	}
 	// One mapping with every alias (the first is active; all are valid).
 	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{{SecretID: "idm.password.encryption",
-		Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: []string{"k16", "k24", "k32", "k20"}}}, nil)
+		Types: []secrets.Purpose{secrets.Encrypt, secrets.Decrypt}, Aliases: []string{"k16", "k24", "k32", "k20"}}}, secrets.ProviderOptions{})
+
 	if err != nil {
 		t.Fatal(err)
 	}

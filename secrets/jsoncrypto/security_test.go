@@ -354,7 +354,7 @@ func TestSecurityItem8IDMValuesAccepted(t *testing.T) {
 func TestSecurityItem4VerifyBindsSecretID(t *testing.T) {
 	f := newFixture(t)
 	for alias, spec := range map[string]secrets.KeySpec{"partner": {Kind: secrets.KindEC}, "app": {Kind: secrets.KindSecret}} {
-		if _, err := f.store.Generate(f.ctx, alias, spec); err != nil {
+		if _, err := f.store.Generate(f.ctx, alias, spec, false); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -19,7 +19,8 @@ func roundTrips(t *testing.T, st secrets.Store, simpleAlias, gcmAlias, newAlias 
 	t.Helper()
 	ctx := context.Background()
 	p, err := secrets.NewProvider([]secrets.Store{st}, []secrets.Mapping{
-		mapping(idConfig, simpleAlias), mapping("gcm", gcmAlias)}, nil)
+		mapping(idConfig, simpleAlias), mapping("gcm", gcmAlias)}, secrets.ProviderOptions{})
+
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func roundTrips(t *testing.T, st secrets.Store, simpleAlias, gcmAlias, newAlias 
 }
 
 func mustProvider(t *testing.T, st secrets.Store, m ...secrets.Mapping) *secrets.Provider {
-	p, err := secrets.NewProvider([]secrets.Store{st}, m, nil)
+	p, err := secrets.NewProvider([]secrets.Store{st}, m, secrets.ProviderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func TestFilestore(t *testing.T) {
 	}
 	for alias, spec := range map[string]secrets.KeySpec{
 		"aes-gcm": {Kind: secrets.KindAES, Bits: 256}, aliasB: {Kind: secrets.KindAES, Bits: 128}} {
-		if _, err := st.Generate(ctx, alias, spec); err != nil {
+		if _, err := st.Generate(ctx, alias, spec, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -131,7 +132,7 @@ func TestHSMStore(t *testing.T) {
 		"locked":   {Kind: secrets.KindSecret, Bits: 256},
 		"aes-only": {Kind: secrets.KindAES, Bits: 256},
 	} {
-		if _, err := st.Generate(ctx, alias, spec); err != nil {
+		if _, err := st.Generate(ctx, alias, spec, false); err != nil {
 			t.Fatal(alias, err)
 		}
 	}

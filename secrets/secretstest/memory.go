@@ -71,8 +71,9 @@ func (m *MemoryStore) Aliases(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// Generate makes a software key as spec says (storekit.GenerateKeyMaterial) under alias.
-func (m *MemoryStore) Generate(ctx context.Context, alias string, spec secrets.KeySpec) (secrets.Entry, error) {
+// Generate makes a software key as spec says (storekit.GenerateKeyMaterial) under alias,
+// replacing an entry there only with overwrite.
+func (m *MemoryStore) Generate(ctx context.Context, alias string, spec secrets.KeySpec, overwrite bool) (secrets.Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -80,7 +81,7 @@ func (m *MemoryStore) Generate(ctx context.Context, alias string, spec secrets.K
 	if err != nil {
 		return nil, &secrets.KeyError{Op: "generate", Store: m.name, Alias: alias, Err: err}
 	}
-	return m.put(ctx, alias, km, false)
+	return m.put(ctx, alias, km, overwrite)
 }
 
 // Import stores key under alias.

@@ -401,7 +401,7 @@ func writes(t *testing.T, s secrets.Store) {
 			}
 			for _, alias := range []string{"secretstest-gen-hmac", "secretstest-gen-aes", "secretstest-gen-rsa", "secretstest-gen-ec"} {
 				spec := specs[alias]
-				e, err := g.Generate(ctx, alias, spec)
+				e, err := g.Generate(ctx, alias, spec, false)
 				if readOnly(err) {
 					t.Logf("store is read-only: %v", err)
 					return
@@ -415,9 +415,23 @@ func writes(t *testing.T, s secrets.Store) {
 				if spec.Kind.Private() {
 					require.NotNil(t, secrets.NewSecret(s.Name(), e).Certificate(), "a generated key pair has a certificate")
 				}
-				_, err = g.Generate(ctx, alias, spec)
+				_, err = g.Generate(ctx, alias, spec, false)
 				require.ErrorIs(t, err, secrets.ErrExists)
 			}
+			// With overwrite, Generate replaces the entry, as Import with overwrite does.
+			const alias = "secretstest-gen-hmac"
+			old, err := s.Entry(ctx, alias)
+			require.NoError(t, err)
+			oldKey, err := secrets.NewSecret(s.Name(), old).Export(ctx)
+			require.NoError(t, err)
+			_, err = g.Generate(ctx, alias, specs[alias], true)
+			require.NoError(t, err, "generate %s with overwrite", alias)
+			expectChange(alias)
+			e, err := s.Entry(ctx, alias)
+			require.NoError(t, err)
+			newKey, err := secrets.NewSecret(s.Name(), e).Export(ctx)
+			require.NoError(t, err)
+			require.NotEqual(t, oldKey, newKey, "an overwriting Generate serves a new key")
 			aliases, err := s.Aliases(ctx)
 			require.NoError(t, err)
 			for alias := range specs {
