@@ -21,7 +21,7 @@
 // [Count] counts, per package, every exported top-level name (constant, variable, function,
 // type), every exported method of an exported type (interface methods included), and every
 // exported struct field of an exported struct type (embedded fields included); that is, one
-// per line of the record except the "type T interface { ... }" summary line.
+// per line of the record (an interface type's summary line is its top-level entry).
 package main
 
 import (
