@@ -83,7 +83,8 @@
 // [Store.Generate], [Store.Import] and [Store.Delete] write keytool's layout, applying the
 // SunPKCS11 attribute templates of the configuration ([Config].Templates, pkcs11conf's
 // model) over safe defaults; the attributes hsmstore's code sets win over the
-// configuration's, as in SunPKCS11.
+// configuration's, as in SunPKCS11. A secret key the templates make extractable without
+// setting CKA_SENSITIVE is not sensitive (as keytool leaves it), so that it can be exported.
 //
 // # Errors and concurrency
 //
