@@ -429,10 +429,13 @@ func matrixInjector(t *testing.T, tok *p11test.Token) *injector {
 
 // TestNSSForeignLogoutCrash records a defect of NSS softokn 3.87 that no store can work
 // around without a C_GetSessionInfo before every call: after the application is logged out
-// (by another component's C_Logout), the next C_SignInit with a private key crashes the
-// process (SIGSEGV) instead of returning CKR_USER_NOT_LOGGED_IN. The scenario runs in a
-// child process, which must die so. When an NSS update stops the crash, this test fails:
-// then ForeignLogout applies to NSS in matrixFaults.
+// (by another component's C_Logout), the next C_SignInit with a private secret key either
+// crashes the process (SIGSEGV, most runs) or answers CKR_KEY_SIZE_RANGE as if the key were
+// empty, instead of CKR_USER_NOT_LOGGED_IN (hsmstore then reports the latter as
+// ErrUnsupported, "the token needs an HMAC key of at least 32 bytes": wrong, and not
+// recovered). The scenario runs in a child process. When an NSS update makes the call work
+// (or fail as not logged in, which hsmstore recovers from), this test fails: then
+// ForeignLogout applies to NSS in matrixFaults.
 func TestNSSForeignLogoutCrash(t *testing.T) {
 	if os.Getenv("SECRETSTORES_NSS_LOGOUT_CRASH") == "1" {
 		ctx := context.Background()
@@ -451,8 +454,11 @@ func TestNSSForeignLogoutCrash(t *testing.T) {
 		}
 		matrixInjector(t, tok).Logout()
 		fmt.Println("nss-logout-crash: logged out")
-		_, err = e.MAC(ctx, crypto.SHA256, []byte("after"))
-		fmt.Printf("nss-logout-crash: survived: %v\n", err)
+		if _, err = e.MAC(ctx, crypto.SHA256, []byte("after")); err == nil {
+			fmt.Println("nss-logout-crash: survived, and the MAC worked")
+		} else {
+			fmt.Printf("nss-logout-crash: survived, the MAC failed: %v\n", err)
+		}
 		return
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestNSSForeignLogoutCrash$", "-test.count=1", "-test.v")
@@ -461,10 +467,13 @@ func TestNSSForeignLogoutCrash(t *testing.T) {
 	switch {
 	case err == nil && strings.Contains(string(out), "--- SKIP"):
 		t.Skipf("NSS is missing:\n%s", out)
-	case strings.Contains(string(out), "nss-logout-crash: survived"):
-		t.Fatalf("NSS softokn no longer crashes on a call after a foreign C_Logout: run ForeignLogout on NSS in matrixFaults:\n%s", out)
+	case strings.Contains(string(out), "nss-logout-crash: survived, and the MAC worked"):
+		t.Fatalf("NSS softokn no longer fails a call after a foreign C_Logout: run ForeignLogout on NSS in matrixFaults:\n%s", out)
+	case strings.Contains(string(out), "nss-logout-crash: survived, the MAC failed: ") && strings.Contains(string(out), "CKR_KEY_SIZE_RANGE"):
+		t.Logf("NSS softokn answered CKR_KEY_SIZE_RANGE, as recorded:\n%s", out)
 	case !strings.Contains(string(out), "nss-logout-crash: logged out") || !strings.Contains(string(out), "SIGSEGV") || !strings.Contains(string(out), "SignInit"):
-		t.Fatalf("the child did not reach the logout and crash in C_SignInit (%v):\n%s", err, out)
+		t.Fatalf("the child did not reach the logout and then crash in C_SignInit or get CKR_KEY_SIZE_RANGE (%v):\n%s", err, out)
+	default:
+		t.Logf("NSS softokn crashed as recorded (%v)", err)
 	}
-	t.Logf("NSS softokn crashed as recorded (%v)", err)
 }
