@@ -193,13 +193,13 @@ func TestMatrixConformance(t *testing.T) {
 //   - ForeignLogout (opencryptoki, tpm2): another component of the process calls C_Logout
 //     (on tpm2 while calls run, on opencryptoki between two calls); the store logs in again
 //     once per logout and callers see no failure (TestFaultForeignLogout). On opencryptoki
-//     3.8 a C_Logout that lands between a call's C_SignInit and C_Sign makes C_Sign return
-//     CKR_FUNCTION_FAILED, which the store's liveness probe, finding the token logged in
-//     again by another caller's recovery, returns as the call's answer (1 call in about
-//     2,000 under 3 logouts): an open defect of the error rule (do.go), so that fault comes
-//     between calls here. Not on NSS softokn: it crashes the process (SIGSEGV in
-//     C_SignInit) on the first call with a private key after a logout, whoever logged out
-//     (TestNSSForeignLogoutCrash).
+//     3.8 a C_Logout that lands while calls run made one C_Sign return CKR_FUNCTION_FAILED
+//     (1 call in about 2,000 under 3 logouts), which the store returned as the call's
+//     answer: its liveness probe (do.go) did not find the token logged out, most likely
+//     because another caller's recovery had logged in again by then. An open defect of the
+//     error rule, so that fault comes between calls here. Not on NSS softokn: on the first
+//     call with a secret key after a logout, whoever logged out, it crashes the process
+//     (SIGSEGV in C_SignInit) or answers CKR_KEY_SIZE_RANGE (TestNSSForeignLogoutCrash).
 //   - SessionsClosed (opencryptoki, tpm2, NSS): C_CloseAllSessions between calls; the store
 //     opens new sessions and logs in again (TestFaultSessionsClosed).
 //   - WrongPIN (tpm2, opencryptoki: the tokens that count wrong PINs and lock): the PIN
