@@ -3,6 +3,7 @@
 package hsmstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -45,6 +46,15 @@ func (s *Store) Capabilities() []Capability {
 // Supports returns nil when the token can do c, else an error wrapping
 // errors.ErrUnsupported that names the mechanism it lacks; it makes no PKCS#11 call.
 func (s *Store) Supports(c Capability) error { return s.c.supports(c) }
+
+// usable returns ctx's error when it is done (a cancelled call fails with
+// context.Canceled, whatever the token lacks), else supports(cp).
+func (c *conn) usable(ctx context.Context, cp Capability) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return c.supports(cp)
+}
 
 func (c *conn) supports(cp Capability) error {
 	ms, ok := capMechs[cp]

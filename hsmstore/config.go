@@ -78,6 +78,10 @@ type Config struct {
 	// (class, key type, CKA_LABEL/CKA_ID of keytool's layout, CKA_TOKEN, CKA_PRIVATE, key
 	// size, key material, and CKA_EXTRACTABLE=true with CKA_SENSITIVE=false when Extractable
 	// is asked for). As in SunPKCS11, the code-set attributes win over the configuration's.
+	// One exception keeps keytool's objects: a secret key the rules make extractable
+	// (CKA_EXTRACTABLE = true) without a word on CKA_SENSITIVE is not sensitive, as keytool
+	// leaves it on SoftHSM and opencryptoki, so that it can be exported
+	// (TestMatrixSunPKCS11Templates compares both attribute by attribute).
 	Templates []pkcs11conf.AttributeRule
 
 	// nssUnsupported is the nssModule of a SunPKCS11 NSS-mode configuration that

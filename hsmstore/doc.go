@@ -66,7 +66,8 @@
 //
 //   - HMAC-SHA256/384/512 (C_SignInit + C_Sign; VerifyMAC with C_Verify) on generic-secret
 //     and HMAC keys. SoftHSM needs a key at least as long as the hash (48 bytes for
-//     SHA-384): a shorter key is an error wrapping errors.ErrUnsupported.
+//     SHA-384): a shorter key is an error wrapping errors.ErrUnsupported, as is a hash the
+//     token refuses for the key (tpm2-pkcs11 binds an HMAC key to one hash).
 //   - AES-GCM Seal/Open with a random 12-byte nonce prepended, interoperable with
 //     crypto/cipher; Seal on a generic secret is secrets.ErrWrongKind.
 //   - RSA PKCS#1 v1.5 and PSS signing, PKCS#1 v1.5 and OAEP decryption (OAEP with SHA-2 on a
@@ -82,7 +83,8 @@
 // [Store.Generate], [Store.Import] and [Store.Delete] write keytool's layout, applying the
 // SunPKCS11 attribute templates of the configuration ([Config].Templates, pkcs11conf's
 // model) over safe defaults; the attributes hsmstore's code sets win over the
-// configuration's, as in SunPKCS11.
+// configuration's, as in SunPKCS11. A secret key the templates make extractable without
+// setting CKA_SENSITIVE is not sensitive (as keytool leaves it), so that it can be exported.
 //
 // # Errors and concurrency
 //

@@ -99,7 +99,7 @@ func (k *secretKey) MAC(ctx context.Context, h crypto.Hash, msg []byte) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	if err := k.st.c.supports(hmacCap[m]); err != nil {
+	if err := k.st.c.usable(ctx, hmacCap[m]); err != nil {
 		return nil, err
 	}
 	var tag []byte
@@ -131,7 +131,7 @@ func (k *secretKey) VerifyMAC(ctx context.Context, h crypto.Hash, msg, tag []byt
 	if err != nil {
 		return err
 	}
-	if err := k.st.c.supports(hmacCap[m]); err != nil {
+	if err := k.st.c.usable(ctx, hmacCap[m]); err != nil {
 		return err
 	}
 	if len(tag) != h.Size() {
@@ -166,6 +166,11 @@ func (k *secretKey) VerifyMAC(ctx context.Context, h crypto.Hash, msg, tag []byt
 func hmacInitErr(call string, m uint, h crypto.Hash, err error) error {
 	if isCKR(err, pkcs11.CKR_KEY_SIZE_RANGE) {
 		return fmt.Errorf("hsmstore: %s %s: %w: the token needs an HMAC key of at least %d bytes for %v (%w)", call, mechName(m), errors.ErrUnsupported, h.Size(), h, err)
+	}
+	if isCKR(err, pkcs11.CKR_MECHANISM_INVALID) {
+		// The token lists the mechanism but refuses it for this key: tpm2-pkcs11 binds an
+		// HMAC key to the one hash it was made with.
+		return fmt.Errorf("hsmstore: %s %s: %w: the token refuses HMAC with %v for this key (%w)", call, mechName(m), errors.ErrUnsupported, h, err)
 	}
 	return fmt.Errorf("hsmstore: %s %s: %w", call, mechName(m), err)
 }
@@ -215,7 +220,7 @@ const (
 // Seal encrypts with CKM_AES_GCM inside the token: a random 12-byte nonce (from crypto/rand)
 // and a 16-byte tag; the output nonce ‖ ciphertext ‖ tag opens with crypto/cipher's GCM.
 func (k *aesKey) Seal(ctx context.Context, plaintext, aad []byte) ([]byte, error) {
-	if err := k.st.c.supports(CapAESGCM); err != nil {
+	if err := k.st.c.usable(ctx, CapAESGCM); err != nil {
 		return nil, err
 	}
 	nonce := make([]byte, gcmNonceSize, gcmNonceSize+len(plaintext)+gcmTagSize)
@@ -252,7 +257,7 @@ func (k *aesKey) Open(ctx context.Context, sealed, aad []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := k.st.c.supports(CapAESGCM); err != nil {
+	if err := k.st.c.usable(ctx, CapAESGCM); err != nil {
 		return nil, err
 	}
 	if len(sealed) < gcmNonceSize+gcmTagSize {
@@ -350,13 +355,13 @@ func (k *rsaKey) Sign(ctx context.Context, digest []byte, opts crypto.SignerOpts
 		if salt < 0 {
 			return nil, fmt.Errorf("hsmstore: PSS salt length %d", pss.SaltLength)
 		}
-		if err := k.st.c.supports(CapRSASignPSS); err != nil {
+		if err := k.st.c.usable(ctx, CapRSASignPSS); err != nil {
 			return nil, err
 		}
 		mech = []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_PSS, pkcs11.NewPSSParams(hm, mgf, uint(salt)))}
 		input = digest
 	} else {
-		if err := k.st.c.supports(CapRSASignPKCS1); err != nil {
+		if err := k.st.c.usable(ctx, CapRSASignPKCS1); err != nil {
 			return nil, err
 		}
 		mech = mechRSAPKCS
@@ -424,7 +429,7 @@ func (k *rsaKey) Decrypt(ctx context.Context, ciphertext []byte, opts crypto.Dec
 		if !ok || !ok2 {
 			return nil, fmt.Errorf("hsmstore: CKM_RSA_PKCS_OAEP with %v: %w", h, errors.ErrUnsupported)
 		}
-		if err := k.st.c.supports(CapRSADecryptOAEP); err != nil {
+		if err := k.st.c.usable(ctx, CapRSADecryptOAEP); err != nil {
 			return nil, err
 		}
 		if h != crypto.SHA1 || mgfHash != crypto.SHA1 {
@@ -440,7 +445,7 @@ func (k *rsaKey) Decrypt(ctx context.Context, ciphertext []byte, opts crypto.Dec
 		return nil, fmt.Errorf("hsmstore: decrypt options %T: %w", opts, errors.ErrUnsupported)
 	}
 	if mech[0].Mechanism == pkcs11.CKM_RSA_PKCS {
-		if err := k.st.c.supports(CapRSADecryptPKCS1); err != nil {
+		if err := k.st.c.usable(ctx, CapRSADecryptPKCS1); err != nil {
 			return nil, err
 		}
 	}
@@ -621,7 +626,7 @@ func (k *ecKey) Sign(ctx context.Context, digest []byte, opts crypto.SignerOpts)
 	if err := storekit.CheckDigest(digest, opts); err != nil {
 		return nil, err
 	}
-	if err := k.st.c.supports(CapECDSASign); err != nil {
+	if err := k.st.c.usable(ctx, CapECDSASign); err != nil {
 		return nil, err
 	}
 	raw, err := k.sign(ctx, mechECDSA, digest)

@@ -34,6 +34,28 @@ func (s *Store) template(op pkcs11conf.Operation, cls, kt uint, defaults, forced
 	return pkcs11conf.PKCS11Attributes(pkcs11conf.Combine(pkcs11conf.ApplyRules(defaults, s.tmpl, op, cls, kt), forced))
 }
 
+// secretTemplate is template for a secret key, with one rule of its own: when the
+// configuration's rules make the key extractable (CKA_EXTRACTABLE = true, as IDM's HSM guide
+// does) and say nothing of CKA_SENSITIVE, hsmstore's default CKA_SENSITIVE = true gives way to
+// false. keytool through SunPKCS11 leaves CKA_SENSITIVE to the token (false on SoftHSM and
+// opencryptoki), so such a configuration means a key whose value can be read; an extractable
+// key that is sensitive cannot be exported at all.
+func (s *Store) secretTemplate(op pkcs11conf.Operation, kt uint, defaults, forced []pkcs11conf.Attribute) []*pkcs11.Attribute {
+	var extractable, sensitive bool
+	for _, a := range pkcs11conf.ApplyRules(nil, s.tmpl, op, pkcs11.CKO_SECRET_KEY, kt) {
+		switch a.Type {
+		case pkcs11.CKA_EXTRACTABLE:
+			extractable = a.Kind == pkcs11conf.Bool && a.Bool
+		case pkcs11.CKA_SENSITIVE:
+			sensitive = true // the configuration decides
+		}
+	}
+	if extractable && !sensitive {
+		defaults = pkcs11conf.Combine(defaults, []pkcs11conf.Attribute{aBool(pkcs11.CKA_SENSITIVE, false)})
+	}
+	return s.template(op, pkcs11.CKO_SECRET_KEY, kt, defaults, forced)
+}
+
 // aBool, aUlong and aBytes make template attributes.
 func aBool(t uint, v bool) pkcs11conf.Attribute {
 	return pkcs11conf.Attribute{Type: t, Kind: pkcs11conf.Bool, Bool: v}
@@ -528,7 +550,7 @@ func (s *Store) generateSecret(ctx context.Context, alias string, spec secrets.K
 	}
 	kt, defaults := secretAttrs(spec.Kind, spec.Extractable)
 	forced := append(secretForced(alias, kt, spec.Extractable), aUlong(pkcs11.CKA_VALUE_LEN, uint(bits/8)))
-	tmpl := s.template(pkcs11conf.OpGenerate, pkcs11.CKO_SECRET_KEY, kt, defaults, forced)
+	tmpl := s.secretTemplate(pkcs11conf.OpGenerate, kt, defaults, forced)
 	return s.write(ctx, func(sh pkcs11.SessionHandle, sent *bool) (bool, error) {
 		*sent = true
 		_, err := s.c.p11.GenerateKey(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, tmpl)
@@ -752,7 +774,7 @@ func (s *Store) Import(ctx context.Context, alias string, km secrets.KeyMaterial
 			switch km.Kind {
 			case secrets.KindSecret, secrets.KindAES:
 				kt, defaults := secretAttrs(km.Kind, km.Extractable)
-				tmpl := s.template(pkcs11conf.OpImport, pkcs11.CKO_SECRET_KEY, kt, defaults,
+				tmpl := s.secretTemplate(pkcs11conf.OpImport, kt, defaults,
 					append(secretForced(name, kt, km.Extractable), aBytes(pkcs11.CKA_VALUE, km.Secret)))
 				err := s.write(ctx, func(sh pkcs11.SessionHandle, sent *bool) (bool, error) {
 					*sent = true
@@ -936,7 +958,7 @@ func (s *Store) CanGenerate(ctx context.Context, spec secrets.KeySpec) error {
 	kt, defaults := secretAttrs(spec.Kind, spec.Extractable)
 	probe := func(onToken bool) error {
 		forced := append(secretForced(name, kt, spec.Extractable), aUlong(pkcs11.CKA_VALUE_LEN, uint(bits/8)), aBool(pkcs11.CKA_TOKEN, onToken))
-		tmpl := s.template(pkcs11conf.OpGenerate, pkcs11.CKO_SECRET_KEY, kt, defaults, forced)
+		tmpl := s.secretTemplate(pkcs11conf.OpGenerate, kt, defaults, forced)
 		var unsupported error
 		err := s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
 			p := s.c.p11

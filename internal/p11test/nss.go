@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -102,6 +103,45 @@ func nssInitDB(certutil, dir string) error {
 var nssKit struct {
 	once
 	tok *Token
+
+	mu    sync.Mutex
+	d     *daemon                 // the running server, nil after KillNSSP11KitServer
+	start func() (*daemon, error) // starts the server on the token's socket
+}
+
+// KillNSSP11KitServer kills the p11-kit server of NSSP11KitToken with SIGKILL, with its
+// whole process group (the server and the p11-kit-remote it forked for each client, each
+// with softokn loaded), as an outage would, and waits for it. StartNSSP11KitServer starts
+// it again on the same socket.
+func KillNSSP11KitServer(tb testing.TB) {
+	tb.Helper()
+	nssKit.mu.Lock()
+	defer nssKit.mu.Unlock()
+	if nssKit.d == nil {
+		return
+	}
+	_ = syscall.Kill(-nssKit.d.Pid(), syscall.SIGKILL)
+	<-nssKit.d.done
+	nssKit.d = nil
+}
+
+// StartNSSP11KitServer starts the p11-kit server of NSSP11KitToken again after
+// KillNSSP11KitServer and waits until it accepts connections.
+func StartNSSP11KitServer(tb testing.TB) {
+	tb.Helper()
+	nssKit.mu.Lock()
+	defer nssKit.mu.Unlock()
+	if nssKit.start == nil {
+		tb.Fatal("p11test: StartNSSP11KitServer before NSSP11KitToken")
+	}
+	if nssKit.d != nil {
+		return
+	}
+	d, err := nssKit.start()
+	if err != nil {
+		tb.Fatalf("p11test: restart the p11-kit server: %v", err)
+	}
+	nssKit.d = d
 }
 
 // NSSP11KitToken returns an NSS database token (a database of its own, PIN PIN) served by a
@@ -194,19 +234,31 @@ func nssKitUp() (*Token, string, error) {
 	}
 	sock := filepath.Join(runDir, "p11.sock")
 	env := []string{"HOME=" + home, "XDG_RUNTIME_DIR=" + runDir, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config")}
-	d, err := startDaemon("p11-kit server (NSS)", env, cred, p11kit, "server", "-f", "-n", sock, "pkcs11:token="+strings.ReplaceAll(nssDBLbl, " ", "%20"))
+	start := func() (*daemon, error) {
+		os.Remove(sock)
+		d, err := startDaemon("p11-kit server (NSS)", env, cred, p11kit, "server", "-f", "-n", sock, "pkcs11:token="+strings.ReplaceAll(nssDBLbl, " ", "%20"))
+		if err != nil {
+			return nil, err
+		}
+		if err := d.waitFor(10*time.Second, func() error {
+			c, err := net.Dial("unix", sock)
+			if err == nil {
+				c.Close()
+			}
+			return err
+		}); err != nil {
+			d.stop()
+			return nil, err
+		}
+		return d, nil
+	}
+	d, err := start()
 	if err != nil {
 		return nil, "", err
 	}
-	if err := d.waitFor(10*time.Second, func() error {
-		c, err := net.Dial("unix", sock)
-		if err == nil {
-			c.Close()
-		}
-		return err
-	}); err != nil {
-		return nil, "", err
-	}
+	nssKit.mu.Lock()
+	nssKit.d, nssKit.start = d, start
+	nssKit.mu.Unlock()
 	modEnv := []string{"P11_KIT_SERVER_ADDRESS=unix:path=" + sock}
 	setenv(modEnv)
 	mod := &Module{Name: NSSP11Kit, Tool: testenv.P11Kit, Path: client, Env: modEnv}

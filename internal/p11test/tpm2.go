@@ -235,3 +235,34 @@ func freePortPair() (int, error) {
 	}
 	return 0, fmt.Errorf("no two adjacent free loopback ports")
 }
+
+// TPMLockoutCounter returns the software TPM's dictionary-attack counter
+// (TPM2_PT_LOCKOUT_COUNTER, from tpm2_getcap properties-variable): the authorisation
+// failures it has counted, among them every wrong user PIN given to a tpm2 token. (The
+// harness sets the lockout threshold to 1000, so tests do not lock the TPM; the counter
+// still counts.)
+func (t *Token) TPMLockoutCounter(tb testing.TB) int {
+	tb.Helper()
+	if t.tpm == nil {
+		tb.Fatalf("p11test: TPMLockoutCounter is for tpm2 tokens, not %s", t)
+	}
+	getcap, err := lookPath("tpm2_getcap")
+	if err != nil {
+		tb.Fatalf("p11test: %v", err)
+	}
+	out, err := run(t.tpm.env, "", getcap, "properties-variable")
+	if err != nil {
+		tb.Fatalf("p11test: %v", err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "TPM2_PT_LOCKOUT_COUNTER:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 0, 32)
+			if err != nil {
+				tb.Fatalf("p11test: tpm2_getcap: %q: %v", line, err)
+			}
+			return int(n)
+		}
+	}
+	tb.Fatalf("p11test: tpm2_getcap properties-variable printed no TPM2_PT_LOCKOUT_COUNTER:\n%s", out)
+	return 0
+}
