@@ -157,7 +157,7 @@ func TestMatrixConformance(t *testing.T) {
 				if w.Kind == secrets.KindSecret {
 					spec.Bits = 512
 				}
-				if _, err := holder.Generate(ctx, w.Alias, spec); err != nil {
+				if _, err := holder.Generate(ctx, w.Alias, spec, false); err != nil {
 					t.Fatalf("generate %s: %v", w.Alias, err)
 				}
 			}
@@ -445,7 +445,7 @@ func TestNSSForeignLogoutCrash(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		if _, err := s.Generate(ctx, "crash-hmac", secrets.KeySpec{Kind: secrets.KindSecret}); err != nil {
+		if _, err := s.Generate(ctx, "crash-hmac", secrets.KeySpec{Kind: secrets.KindSecret}, false); err != nil {
 			t.Fatal(err)
 		}
 		e := secretOf(t, s, "crash-hmac")

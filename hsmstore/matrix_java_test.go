@@ -77,7 +77,7 @@ func TestMatrixJava(t *testing.T) {
 			}{"java-ec", secrets.KeySpec{Kind: secrets.KindEC}})
 		}
 		for _, k := range specs {
-			if _, err := s.Generate(ctx, k.alias, k.spec); err != nil {
+			if _, err := s.Generate(ctx, k.alias, k.spec, false); err != nil {
 				t.Fatalf("generate %s: %v", k.alias, err)
 			}
 		}

@@ -141,11 +141,11 @@ func TestMatrixSunPKCS11Templates(t *testing.T) {
 				if _, err := s.Import(ctx, n+"-hs-"+kn+"-imp", secrets.KeyMaterial{Kind: k, Secret: raw, Algorithm: map[secrets.Kind]string{secrets.KindSecret: "HmacSHA256", secrets.KindAES: "AES"}[k]}, false); err != nil {
 					t.Errorf("%s: import %v: %v", n, k, err)
 				}
-				if _, err := s.Generate(ctx, n+"-hs-"+kn+"-gen", secrets.KeySpec{Kind: k}); err != nil {
+				if _, err := s.Generate(ctx, n+"-hs-"+kn+"-gen", secrets.KeySpec{Kind: k}, false); err != nil {
 					t.Errorf("%s: generate %v: %v", n, k, err)
 				}
 			}
-			if _, err := s.Generate(ctx, n+"-hs-rsa-gen", secrets.KeySpec{Kind: secrets.KindRSA}); err != nil {
+			if _, err := s.Generate(ctx, n+"-hs-rsa-gen", secrets.KeySpec{Kind: secrets.KindRSA}, false); err != nil {
 				t.Errorf("%s: generate RSA: %v", n, err)
 			}
 		}

@@ -81,11 +81,11 @@ func (s noGCM) Entry(ctx context.Context, alias string) (secrets.Entry, error) {
 	return e, err
 }
 
-func (s noGCM) Generate(ctx context.Context, alias string, spec secrets.KeySpec) (secrets.Entry, error) {
+func (s noGCM) Generate(ctx context.Context, alias string, spec secrets.KeySpec, overwrite bool) (secrets.Entry, error) {
 	if spec.Kind == secrets.KindAES {
 		return nil, fmt.Errorf("no AES key generation here: %w", errors.ErrUnsupported)
 	}
-	return s.MemoryStore.Generate(ctx, alias, spec)
+	return s.MemoryStore.Generate(ctx, alias, spec, overwrite)
 }
 
 // TestRunWithExpect: operations a store cannot do are expected rows (RunWith with
@@ -94,7 +94,7 @@ func (s noGCM) Generate(ctx context.Context, alias string, spec secrets.KeySpec)
 func TestRunWithExpect(t *testing.T) {
 	wrong := os.Getenv("SECRETSTEST_EXPECT_WRONG") == "1"
 	ctx := context.Background()
-	aes, err := secrets.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindAES, Bits: 128})
+	aes, err := storekit.GenerateKeyMaterial(secrets.KeySpec{Kind: secrets.KindAES, Bits: 128})
 	require.NoError(t, err)
 	var asked []secretstest.Op
 	var mu sync.Mutex
