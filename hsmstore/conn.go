@@ -140,6 +140,7 @@ func connect(cfg *Config) (*conn, error) {
 			return nil, fmt.Errorf("hsmstore: cannot load PKCS#11 module %s", lib)
 		}
 		m = &module{path: lib, p11: p, conns: map[string]*conn{}, initArgs: cfg.InitArgs}
+		m.loadEncrypt()
 		if serialModule(lib) {
 			m.calls = make(chan struct{}, 1)
 		}
