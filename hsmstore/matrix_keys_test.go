@@ -175,9 +175,15 @@ func TestMatrixPublicKeyTemplate(t *testing.T) {
 // ErrUnavailable after re-initialising the module (CKR_USER_NOT_LOGGED_IN from the
 // certificate's signature, taken for a lost login).
 //
-// keytool's layout has private keys with CKA_SENSITIVE=false (pkcs11.md); a rule asking
-// for it is honoured by every module, and the read-back lets the key be made.
-// tpm2-pkcs11 imports no private keys.
+// An extractable private key (KeySpec/KeyMaterial.Extractable: CKA_EXTRACTABLE=true,
+// CKA_SENSITIVE=false) is made as asked on SoftHSM and opencryptoki; NSS softokn accepts the
+// template and keeps the stored key sensitive (as it does secret keys), so there Generate and
+// Import fail wrapping secrets.ErrNotExtractable naming CKA_SENSITIVE and leave nothing
+// behind (before, both reported success); tpm2-pkcs11 refuses the template itself.
+//
+// keytool's layout has private keys with CKA_SENSITIVE=false (pkcs11.md): a rule asking for
+// it makes the key as asked, or (NSS, depending on what the process did before) is refused
+// naming CKA_SENSITIVE; never is a key made otherwise. tpm2-pkcs11 imports no private keys.
 func TestMatrixPrivateReadBack(t *testing.T) {
 	eachStoreModule(t, func(t *testing.T, tok *p11test.Token) {
 		ctx := context.Background()
@@ -241,6 +247,44 @@ func TestMatrixPrivateReadBack(t *testing.T) {
 				}
 			}
 			s.Close()
+		}
+		// Extractable private keys.
+		s := openToken(t, tok)
+		km.Extractable = true
+		for _, how := range []string{"generate", "import"} {
+			if tok.Module.Name == p11test.TPM2 && how == "import" {
+				continue
+			}
+			alias := "readback-extractable-" + how
+			_ = s.Delete(ctx, alias)
+			if how == "generate" {
+				_, err = s.Generate(ctx, alias, secrets.KeySpec{Kind: secrets.KindRSA, Extractable: true})
+			} else {
+				_, err = s.Import(ctx, alias, km, false)
+			}
+			switch tok.Module.Name {
+			case p11test.SoftHSM, p11test.OpenCryptoki:
+				if err != nil {
+					t.Fatalf("%s an extractable private key: %v", how, err)
+				}
+				if rawBool(t, tok, alias, pkcs11.CKA_SENSITIVE) || !rawBool(t, tok, alias, pkcs11.CKA_EXTRACTABLE) {
+					t.Fatalf("%s an extractable private key: stored sensitive or not extractable", how)
+				}
+				_ = s.Delete(ctx, alias)
+				continue
+			case p11test.NSS, p11test.NSSP11Kit:
+				if !errors.Is(err, secrets.ErrNotExtractable) || !strings.Contains(err.Error(), "CKA_SENSITIVE=true though CKA_SENSITIVE=false") {
+					t.Fatalf("%s an extractable private key on NSS: %v, want ErrNotExtractable naming CKA_SENSITIVE", how, err)
+				}
+			default: // tpm2: the module refuses CKA_EXTRACTABLE=true with CKA_PRIVATE=true
+				if err == nil {
+					t.Fatalf("%s an extractable private key on tpm2 succeeded", how)
+				}
+			}
+			t.Logf("%v: %s an extractable private key: %v", tok, how, err)
+			if objs := rawObjects(t, tok, alias); len(objs) != 0 {
+				t.Fatalf("after the refused %s, objects with CKA_ID %q by class: %v", how, alias, objs)
+			}
 		}
 	})
 }
