@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,41 +102,113 @@ func (f *matrixBench) rawFind(b *testing.B, cls uint, alias string) (pkcs11.Sess
 // TestMatrix does: opencryptoki 3.8 and tpm2-pkcs11 1.9 both export object_create, and in
 // one process tpm2's C_CreateObject binds to opencryptoki's and stores nothing (see
 // eachStoreModule). The parent reports each child's results under its own names (the
-// iteration count it prints is the testing package's, not the child's) and prints, per run, a table of the
-// throughput of hsm as a fraction of its floor (floor ns/op over hsm ns/op; goal ≥ 0.90).
-// With -count n every run starts new children, so hsm and floor runs interleave.
-// scripts/bench matrix runs it and prints the medians.
+// iteration count it prints is the testing package's, not the child's) and prints a table
+// of the throughput of hsm as a fraction of its floor (floor ns/op over hsm ns/op; goal ≥
+// 0.90), per run and the median. With -count n the children run n rounds (each round every
+// module, in new processes), so hsm and floor runs interleave. scripts/bench matrix runs it
+// and prints the medians.
 func BenchmarkMatrix(b *testing.B) {
 	if name := os.Getenv("SECRETSTORES_MATRIX_MODULE"); name != "" {
 		benchMatrixModule(b, name)
 		return
 	}
+	// -test.count repeats each leaf benchmark, not this parent: the parent runs the children
+	// count times itself (round by round, every module per round) and each repetition of a
+	// leaf reports the next round's result.
+	rounds := 1
+	if fl := flag.Lookup("test.count"); fl != nil {
+		if n, err := strconv.Atoi(fl.Value.String()); err == nil && n > 1 {
+			rounds = n
+		}
+	}
+	res := map[string][][]benchResult{} // module -> round -> results
+	skipped := map[string]string{}
+	for r := 0; r < rounds; r++ {
+		for _, name := range storeModules {
+			if _, ok := skipped[name]; ok {
+				continue
+			}
+			rr, skip, err := runBenchChild(name)
+			switch {
+			case err != nil:
+				b.Fatal(err)
+			case skip != "":
+				skipped[name] = skip
+			default:
+				res[name] = append(res[name], rr)
+			}
+		}
+	}
 	var table strings.Builder
-	fmt.Fprintf(&table, "throughput of hsmstore + Provider as a fraction of raw miekg/pkcs11 (floor ns/op / hsm ns/op), this run:\n| module | op | goroutines | hsm ns/op | floor ns/op | fraction |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&table, "throughput of hsmstore + Provider as a fraction of raw miekg/pkcs11 (floor ns/op / hsm ns/op), per run and median:\n| module | op | goroutines | fractions | median |\n|---|---|---|---|---|\n")
 	for _, name := range storeModules {
 		b.Run(name, func(b *testing.B) {
-			res := runBenchChild(b, name)
-			for _, r := range res {
+			if why, ok := skipped[name]; ok {
+				b.Skip(why)
+			}
+			runs := res[name]
+			for _, r := range runs[0] {
+				round := 0
 				b.Run(r.name, func(b *testing.B) {
-					for u, v := range r.metrics {
-						b.ReportMetric(v, u)
+					if b.N == 1 { // each repetition starts with one iteration
+						round++
+					}
+					if round < 1 || round > len(runs) {
+						b.Fatalf("repetition %d of %d", round, len(runs))
+					}
+					for _, x := range runs[round-1] {
+						if x.name == r.name {
+							for u, v := range x.metrics {
+								b.ReportMetric(v, u)
+							}
+						}
 					}
 				})
 			}
-			for _, r := range res {
-				if rest, ok := strings.CutSuffix(r.name, "/hsm"); ok {
-					for _, f := range res {
-						if f.name == rest+"/floor" && r.metrics["ns/op"] > 0 {
-							op, g, _ := strings.Cut(rest, "/")
-							fmt.Fprintf(&table, "| %s | %s | %s | %.0f | %.0f | %.2f |\n", name, op, strings.TrimPrefix(g, "g"), r.metrics["ns/op"], f.metrics["ns/op"], f.metrics["ns/op"]/r.metrics["ns/op"])
+			for _, r := range runs[0] {
+				rest, ok := strings.CutSuffix(r.name, "/hsm")
+				if !ok {
+					continue
+				}
+				var fr []float64
+				for _, run := range runs {
+					var hsm, floor float64
+					for _, x := range run {
+						switch x.name {
+						case rest + "/hsm":
+							hsm = x.metrics["ns/op"]
+						case rest + "/floor":
+							floor = x.metrics["ns/op"]
 						}
 					}
+					if hsm > 0 && floor > 0 {
+						fr = append(fr, floor/hsm)
+					}
 				}
+				op, g, _ := strings.Cut(rest, "/")
+				var strs []string
+				for _, f := range fr {
+					strs = append(strs, fmt.Sprintf("%.2f", f))
+				}
+				fmt.Fprintf(&table, "| %s | %s | %s | %s | %.2f |\n", name, op, strings.TrimPrefix(g, "g"), strings.Join(strs, " "), median(fr))
 			}
 		})
 	}
 	// Printed, not logged: the testing package shows no log of a benchmark with sub-benchmarks.
 	fmt.Printf("%s(machine: %d CPUs, load %s)\n", table.String(), runtime.NumCPU(), loadAvg())
+}
+
+// median returns the median of xs (0 for none).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 type benchResult struct {
@@ -144,9 +217,8 @@ type benchResult struct {
 }
 
 // runBenchChild runs BenchmarkMatrix on module name in a child process and returns its
-// results, in the child's order.
-func runBenchChild(b *testing.B, name string) []benchResult {
-	b.Helper()
+// results, in the child's order, or why it skipped.
+func runBenchChild(name string) (res []benchResult, skip string, err error) {
 	args := []string{"-test.run=^$", "-test.bench=^BenchmarkMatrix$", "-test.count=1"}
 	for _, f := range []string{"test.benchtime", "test.benchmem", "test.timeout"} {
 		if fl := flag.Lookup(f); fl != nil {
@@ -157,12 +229,11 @@ func runBenchChild(b *testing.B, name string) []benchResult {
 	cmd.Env = append(os.Environ(), "SECRETSTORES_MATRIX_MODULE="+name)
 	out, err := cmd.CombinedOutput()
 	if err == nil && strings.Contains(string(out), "--- SKIP") && !strings.Contains(string(out), "BenchmarkMatrix/") {
-		b.Skipf("BenchmarkMatrix skipped on %s:\n%s", name, out)
+		return nil, fmt.Sprintf("BenchmarkMatrix skipped on %s:\n%s", name, out), nil
 	}
 	if err != nil {
-		b.Fatalf("BenchmarkMatrix on %s (child process): %v\n%s", name, err, out)
+		return nil, "", fmt.Errorf("BenchmarkMatrix on %s (child process): %v\n%s", name, err, out)
 	}
-	var res []benchResult
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.Fields(line)
 		if len(f) < 4 || !strings.HasPrefix(f[0], "BenchmarkMatrix/") {
@@ -181,9 +252,9 @@ func runBenchChild(b *testing.B, name string) []benchResult {
 		res = append(res, r)
 	}
 	if len(res) == 0 {
-		b.Fatalf("BenchmarkMatrix on %s: the child process reported no result:\n%s", name, out)
+		return nil, "", fmt.Errorf("BenchmarkMatrix on %s: the child process reported no result:\n%s", name, out)
 	}
-	return res
+	return res, "", nil
 }
 
 // loadAvg returns the 1, 5 and 15 minute load averages, or "?".
