@@ -50,8 +50,14 @@ type conn struct {
 	// noGenerateKey: C_GenerateKey answered CKR_FUNCTION_NOT_SUPPORTED (tpm2-pkcs11, whose
 	// mechanism list shows CKM_AES_KEY_GEN all the same).
 	noGenerateKey atomic.Bool
-	pinHash       [32]byte
-	refs          int // guarded by registry.mu
+	// pubOnToken: the module refused a key pair whose public key is a session object and
+	// took it as a token object (tpm2-pkcs11 1.9); later generations ask so at once.
+	pubOnToken atomic.Bool
+	// tpm2: the module is tpm2-pkcs11 (C_GetInfo), whose C_CreateObject takes certificates,
+	// data objects and RSA public keys only.
+	tpm2    bool
+	pinHash [32]byte
+	refs    int // guarded by registry.mu
 
 	pool *sessionPool
 
@@ -135,6 +141,7 @@ func connect(cfg *Config) (*conn, error) {
 			return nil, fmt.Errorf("hsmstore: cannot load PKCS#11 module %s", lib)
 		}
 		m = &module{path: lib, p11: p, conns: map[string]*conn{}, initArgs: cfg.InitArgs}
+		m.loadEncrypt()
 		if serialModule(lib) {
 			m.calls = make(chan struct{}, 1)
 		}
@@ -210,6 +217,7 @@ func connect(cfg *Config) (*conn, error) {
 	}
 	if info, err := m.p11.GetInfo(); err == nil {
 		c.viaP11Kit = strings.HasPrefix(info.ManufacturerID, "PKCS#11 Kit")
+		c.tpm2 = strings.HasPrefix(info.LibraryDescription, "TPM2.0 Cryptoki")
 	}
 	c.pool = newSessionPool(m.p11, c.slot, maxSessions, wait, &c.st)
 	if err := c.loginOwn(false); err != nil {

@@ -240,7 +240,7 @@ func (k *aesKey) Seal(ctx context.Context, plaintext, aad []byte) ([]byte, error
 			k.ref.drop(kh, err)
 			return false, fmt.Errorf("hsmstore: C_EncryptInit CKM_AES_GCM: %w", err)
 		}
-		ct, err := p.Encrypt(sh, plaintext)
+		ct, err := k.st.c.encryptSized(sh, plaintext, len(plaintext)+gcmTagSize)
 		if err != nil {
 			k.st.c.endOp(sh, opEncrypt)
 			return false, fmt.Errorf("hsmstore: C_Encrypt CKM_AES_GCM: %w", err)

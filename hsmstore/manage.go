@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -369,11 +370,16 @@ func (s *Store) rename(ctx context.Context, alias, tmp string) (changed bool, er
 //   - KindRSA (2048, 3072, 4096) and KindEC (P-256, P-384, P-521): a key pair generated on
 //     the token, the private key with CKA_ID = alias and no label, and a self-signed
 //     certificate (Subject, default CN=alias) with CKA_LABEL = CKA_ID = alias; the public
-//     key is a session object, so no orphan public key stays behind.
+//     key is a session object, so no orphan public key stays behind, unless a template or
+//     the module makes it a token object (then it has CKA_ID = alias and belongs to the
+//     entry: see generatePair).
 //
 // Attributes: safe defaults (CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE=true,
 // CKA_EXTRACTABLE=false, usage flags), then the Config's templates for "generate", then the
 // layout attributes; spec.Extractable forces CKA_EXTRACTABLE=true and CKA_SENSITIVE=false.
+// The new key is read back (checkSecret, checkPrivate): a token that stored other
+// attributes than asked, or a key hsmstore could not use, fails the generation (wrapping
+// errors.ErrUnsupported, or secrets.ErrNotExtractable) and the key is removed.
 // Fails with an error wrapping secrets.ErrExists when anything already has the alias and
 // overwrite is false. With overwrite, the entry alias names is replaced as Import with
 // overwrite replaces it: the new key is made first, and the old entry survives a generation
@@ -442,6 +448,13 @@ func (s *Store) canGenerate(spec secrets.KeySpec) error {
 // of km's kind: a token without CKM_ECDSA (opencryptoki 3.8) accepts an EC key it cannot
 // sign with.
 func (s *Store) canImport(km secrets.KeyMaterial) error {
+	if s.c.tpm2 && km.Kind != secrets.KindCertificate {
+		// tpm2-pkcs11 1.9's C_CreateObject answers CKR_ATTRIBUTE_VALUE_INVALID for a
+		// secret key, and stores an RSA private key's template as if it were a public key
+		// (its object_create handles CKK_RSA as an RSA public key): TPM keys come from the TPM.
+		return fmt.Errorf("hsmstore: cannot import a %v key into token %q: tpm2-pkcs11's C_CreateObject takes only certificates, data objects and RSA public keys (make the key in the TPM: tpm2_ptool addkey or import): %w",
+			km.Kind, s.c.tok.Label, errors.ErrUnsupported)
+	}
 	switch km.Kind {
 	case secrets.KindEC:
 		return s.c.supports(CapECDSASign)
@@ -512,6 +525,121 @@ func (s *Store) checkSecret(ctx context.Context, name string, kind secrets.Kind,
 		return false, nil
 	})
 }
+
+// checkPrivate reads back the private key just written under name (op: generate or import)
+// against the template asked: CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_SIGN and (RSA)
+// CKA_DECRYPT, and every boolean attribute a matching Config.Templates rule set, must be as
+// asked (a token may accept a template and store something else). hsmstore's default
+// CKA_UNWRAP=true (keytool's layout) is not checked: hsmstore never unwraps. A key with
+// CKA_ALWAYS_AUTHENTICATE=true is refused: each use needs a context-specific login, which
+// hsmstore does not do. For an import (pub non-nil) the key must also sign what pub
+// verifies, with CKM_RSA_PKCS or CKM_ECDSA where the token offers it. The error names the
+// attribute or the operation and wraps errors.ErrUnsupported (and secrets.ErrNotExtractable
+// for a key the token keeps sensitive or unextractable); create then removes what was
+// written.
+func (s *Store) checkPrivate(ctx context.Context, name string, kt uint, asked []pkcs11conf.Attribute, op pkcs11conf.Operation, pub crypto.PublicKey) error {
+	check := map[uint]bool{pkcs11.CKA_SENSITIVE: true, pkcs11.CKA_EXTRACTABLE: true, pkcs11.CKA_SIGN: true}
+	if kt == pkcs11.CKK_RSA {
+		check[pkcs11.CKA_DECRYPT] = true
+	}
+	var types []uint
+	want := map[uint]bool{}
+	for _, a := range asked {
+		if a.Kind != pkcs11conf.Bool || a.Type == pkcs11.CKA_TOKEN || a.Type == pkcs11.CKA_PRIVATE {
+			continue
+		}
+		if !check[a.Type] && !rulesSet(s.tmpl, op, pkcs11.CKO_PRIVATE_KEY, kt, a.Type) {
+			continue
+		}
+		want[a.Type] = a.Bool
+		types = append(types, a.Type)
+	}
+	return s.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
+		p := s.c.p11
+		hs, err := findObjects(p, sh, []*pkcs11.Attribute{class(pkcs11.CKO_PRIVATE_KEY), pkcs11.NewAttribute(pkcs11.CKA_ID, []byte(name))})
+		if err != nil {
+			return false, err
+		}
+		if len(hs) != 1 {
+			return false, fmt.Errorf("read back the new private key: %d private keys with CKA_ID %q", len(hs), name)
+		}
+		h := hs[0]
+		at, err := attrs(p, sh, h, append(types, pkcs11.CKA_ALWAYS_AUTHENTICATE)...)
+		if err != nil {
+			return false, fmt.Errorf("read back the new private key: %w", err)
+		}
+		if boolOf(at[pkcs11.CKA_ALWAYS_AUTHENTICATE]) {
+			// Every use would need a context-specific C_Login, which hsmstore does not do:
+			// the key could never sign or decrypt through it.
+			return false, fmt.Errorf("the token stored the private key with CKA_ALWAYS_AUTHENTICATE=true: each use needs a context-specific login, which hsmstore does not do, so the key could not be used; what was written was removed: %w", errors.ErrUnsupported)
+		}
+		for _, t := range types {
+			v, ok := at[t]
+			if !ok || len(v) == 0 {
+				return false, fmt.Errorf("read back the new private key: the token reports no %s", pkcs11conf.AttributeName(t))
+			}
+			if got := boolOf(v); got != want[t] {
+				err := fmt.Errorf("the token stored the private key with %s=%v though %s=%v was asked: it cannot hold such a key, and what was written was removed: %w",
+					pkcs11conf.AttributeName(t), got, pkcs11conf.AttributeName(t), want[t], errors.ErrUnsupported)
+				if (t == pkcs11.CKA_SENSITIVE && got) || (t == pkcs11.CKA_EXTRACTABLE && !got) {
+					err = fmt.Errorf("%w (%w)", err, secrets.ErrNotExtractable)
+				}
+				return false, err
+			}
+		}
+		if pub == nil {
+			return false, nil
+		}
+		return false, s.trialSign(sh, h, kt, pub)
+	})
+}
+
+// trialSign signs a fixed digest with the private key h and verifies the signature with pub.
+func (s *Store) trialSign(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, kt uint, pub crypto.PublicKey) error {
+	p := s.c.p11
+	digest := sha256.Sum256([]byte("hsmstore read-back"))
+	var mech uint
+	in := digest[:]
+	switch {
+	case kt == pkcs11.CKK_RSA && s.c.hasMech(pkcs11.CKM_RSA_PKCS):
+		mech, in = pkcs11.CKM_RSA_PKCS, append(append([]byte{}, sha256DigestInfo...), digest[:]...)
+	case kt == pkcs11.CKK_EC && s.c.hasMech(pkcs11.CKM_ECDSA):
+		mech = pkcs11.CKM_ECDSA
+	default:
+		return nil // no mechanism to try without parameters: the attributes were checked
+	}
+	if err := p.SignInit(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, h); err != nil {
+		if isFault(err) {
+			return err
+		}
+		return fmt.Errorf("the new private key does not sign (C_SignInit %s: %w): it was removed: %w", mechName(mech), err, errors.ErrUnsupported)
+	}
+	sig, err := p.Sign(sh, in)
+	if err != nil {
+		s.c.endOp(sh, opSign)
+		if isFault(err) {
+			return err
+		}
+		return fmt.Errorf("the new private key does not sign (C_Sign %s: %w): it was removed: %w", mechName(mech), err, errors.ErrUnsupported)
+	}
+	ok := false
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		ok = rsa.VerifyPKCS1v15(k, crypto.SHA256, digest[:], sig) == nil
+	case *ecdsa.PublicKey:
+		if n := len(sig); n%2 == 0 && n > 0 {
+			r, ss := new(big.Int).SetBytes(sig[:n/2]), new(big.Int).SetBytes(sig[n/2:])
+			ok = ecdsa.Verify(k, digest[:], r, ss)
+		}
+	}
+	if !ok {
+		return errors.New("the token's signature with the new private key does not verify with the certificate's public key: what was written was removed")
+	}
+	return nil
+}
+
+// sha256DigestInfo is the DER prefix of a SHA-256 DigestInfo (RFC 8017, 9.2 note 1).
+var sha256DigestInfo = []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}
 
 func secretAttrs(kind secrets.Kind, extractable bool) (kt uint, defaults []pkcs11conf.Attribute) {
 	defaults = []pkcs11conf.Attribute{
@@ -589,16 +717,34 @@ func privDefaults(kt uint, extractable bool) []pkcs11conf.Attribute {
 	return d
 }
 
-func privForced(alias string, kt uint) []pkcs11conf.Attribute {
-	return []pkcs11conf.Attribute{aUlong(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY), aUlong(pkcs11.CKA_KEY_TYPE, kt),
+func privForced(alias string, kt uint, extractable bool) []pkcs11conf.Attribute {
+	f := []pkcs11conf.Attribute{aUlong(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY), aUlong(pkcs11.CKA_KEY_TYPE, kt),
 		aBytes(pkcs11.CKA_ID, []byte(alias)), aBool(pkcs11.CKA_TOKEN, true), aBool(pkcs11.CKA_PRIVATE, true)}
+	if extractable {
+		f = append(f, aBool(pkcs11.CKA_EXTRACTABLE, true), aBool(pkcs11.CKA_SENSITIVE, false))
+	}
+	return f
 }
 
 // generatePair generates a key pair and its self-signed certificate (subject from alias)
 // under name.
+//
+// The public key's template follows the model of Config.Templates like every other object:
+// hsmstore's defaults (CKA_TOKEN=false: a session object, destroyed once the certificate is
+// made, so no orphan public key stays behind; CKA_VERIFY, and CKA_ENCRYPT for RSA), then
+// the matching "generate" rules for CKO_PUBLIC_KEY, then the attributes the code sets
+// (class, key type, key size or curve, CKA_ID = the private key's). A public key that ends
+// up a token object (a rule sets CKA_TOKEN = true, or the module requires it) stays on the
+// token as part of the entry: Delete and an overwrite remove it with the private key.
+//
+// Some modules refuse a session public key beside a token private key (tpm2-pkcs11 1.9
+// answers CKR_ATTRIBUTE_VALUE_INVALID): when no rule set the public key's CKA_TOKEN and the
+// module refuses the template so, the generation is made again with the public key a token
+// object, and the connection remembers it for later generations.
 func (s *Store) generatePair(ctx context.Context, alias, name string, spec secrets.KeySpec) error {
 	var kt, mech uint
-	pubT := []pkcs11conf.Attribute{aBool(pkcs11.CKA_VERIFY, true)}
+	pubDefaults := []pkcs11conf.Attribute{aBool(pkcs11.CKA_TOKEN, false), aBool(pkcs11.CKA_VERIFY, true)}
+	pubForced := []pkcs11conf.Attribute{aBytes(pkcs11.CKA_ID, []byte(name))}
 	var curve elliptic.Curve
 	switch spec.Kind {
 	case secrets.KindRSA:
@@ -610,7 +756,8 @@ func (s *Store) generatePair(ctx context.Context, alias, name string, spec secre
 			return fmt.Errorf("RSA key of %d bits: want 2048, 3072 or 4096", bits)
 		}
 		kt, mech = pkcs11.CKK_RSA, pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN
-		pubT = append(pubT, aBool(pkcs11.CKA_ENCRYPT, true), aUlong(pkcs11.CKA_MODULUS_BITS, uint(bits)), aBytes(pkcs11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1}))
+		pubDefaults = append(pubDefaults, aBool(pkcs11.CKA_ENCRYPT, true))
+		pubForced = append(pubForced, aUlong(pkcs11.CKA_MODULUS_BITS, uint(bits)), aBytes(pkcs11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1}))
 	case secrets.KindEC:
 		switch spec.Bits {
 		case 0, 256:
@@ -624,17 +771,35 @@ func (s *Store) generatePair(ctx context.Context, alias, name string, spec secre
 		}
 		params, _ := asn1.Marshal(curveOID(curve))
 		kt, mech = pkcs11.CKK_EC, pkcs11.CKM_EC_KEY_PAIR_GEN
-		pubT = append(pubT, aBytes(pkcs11.CKA_EC_PARAMS, params))
+		pubForced = append(pubForced, aBytes(pkcs11.CKA_EC_PARAMS, params))
 	}
-	pubTmpl := s.template(pkcs11conf.OpGenerate, pkcs11.CKO_PUBLIC_KEY, kt, pubT,
-		[]pkcs11conf.Attribute{aUlong(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY), aUlong(pkcs11.CKA_KEY_TYPE, kt), aBool(pkcs11.CKA_TOKEN, false)})
-	privTmpl := s.template(pkcs11conf.OpGenerate, pkcs11.CKO_PRIVATE_KEY, kt, privDefaults(kt, spec.Extractable), privForced(name, kt))
+	pubForced = append([]pkcs11conf.Attribute{aUlong(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY), aUlong(pkcs11.CKA_KEY_TYPE, kt)}, pubForced...)
+	pubAttrs := pkcs11conf.Combine(pkcs11conf.ApplyRules(pubDefaults, s.tmpl, pkcs11conf.OpGenerate, pkcs11.CKO_PUBLIC_KEY, kt), pubForced)
+	pubOnToken, ruled := tokenAttr(pubAttrs), rulesSet(s.tmpl, pkcs11conf.OpGenerate, pkcs11.CKO_PUBLIC_KEY, kt, pkcs11.CKA_TOKEN)
+	if !ruled && s.c.pubOnToken.Load() {
+		pubAttrs, pubOnToken = pkcs11conf.Combine(pubAttrs, []pkcs11conf.Attribute{aBool(pkcs11.CKA_TOKEN, true)}), true
+	}
+	privAttrs := pkcs11conf.Combine(pkcs11conf.ApplyRules(privDefaults(kt, spec.Extractable), s.tmpl, pkcs11conf.OpGenerate, pkcs11.CKO_PRIVATE_KEY, kt), privForced(name, kt, spec.Extractable))
 	var ref *objRef
 	var pub crypto.PublicKey
 	err := s.write(ctx, func(sh pkcs11.SessionHandle, sent *bool) (bool, error) {
 		p := s.c.p11
 		*sent = true
-		pubH, ph, err := p.GenerateKeyPair(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, pubTmpl, privTmpl)
+		mechs := []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}
+		pubH, ph, err := p.GenerateKeyPair(sh, mechs, pkcs11conf.PKCS11Attributes(pubAttrs), pkcs11conf.PKCS11Attributes(privAttrs))
+		if !pubOnToken && !ruled && (isCKR(err, pkcs11.CKR_ATTRIBUTE_VALUE_INVALID) || isCKR(err, pkcs11.CKR_TEMPLATE_INCONSISTENT)) {
+			// The module may want the public key a token object (tpm2-pkcs11): try so.
+			tokenPub := pkcs11conf.Combine(pubAttrs, []pkcs11conf.Attribute{aBool(pkcs11.CKA_TOKEN, true)})
+			var err2 error
+			pubH, ph, err2 = p.GenerateKeyPair(sh, mechs, pkcs11conf.PKCS11Attributes(tokenPub), pkcs11conf.PKCS11Attributes(privAttrs))
+			if err2 == nil {
+				s.c.pubOnToken.Store(true)
+				pubOnToken = true
+			}
+			if err2 == nil || isFault(err2) {
+				err = err2
+			}
+		}
 		if err := wrote("C_GenerateKeyPair", err); err != nil {
 			return false, fmt.Errorf("C_GenerateKeyPair %s: %w", mechGenName(mech), err)
 		}
@@ -648,7 +813,9 @@ func (s *Store) generatePair(ctx context.Context, alias, name string, spec secre
 		} else {
 			ref = s.newRef(pkcs11.CKO_PRIVATE_KEY, name, ph, kt, pkcs11.CKA_EC_PARAMS, at[pkcs11.CKA_EC_PARAMS])
 		}
-		_ = p.DestroyObject(sh, pubH) // a session object: it would go with the session anyway
+		if !pubOnToken {
+			_ = p.DestroyObject(sh, pubH) // a session object: it would go with the session anyway
+		}
 		if pub == nil {
 			return false, errors.New("cannot read the generated public key") // create removes the private key
 		}
@@ -657,11 +824,35 @@ func (s *Store) generatePair(ctx context.Context, alias, name string, spec secre
 	if err != nil {
 		return err
 	}
+	if err := s.checkPrivate(ctx, name, kt, privAttrs, pkcs11conf.OpGenerate, nil); err != nil {
+		return err
+	}
 	cert, err := s.selfSign(ctx, alias, spec, kt, ref, pub, curve)
 	if err != nil {
 		return err
 	}
 	return s.storeCert(ctx, name, cert)
+}
+
+// tokenAttr reports whether attrs make a token object (CKA_TOKEN true).
+func tokenAttr(attrs []pkcs11conf.Attribute) bool {
+	for _, a := range attrs {
+		if a.Type == pkcs11.CKA_TOKEN {
+			return a.Kind == pkcs11conf.Bool && a.Bool
+		}
+	}
+	return false
+}
+
+// rulesSet reports whether a rule matching (op, cls, kt) sets (or removes) attribute typ.
+func rulesSet(rules []pkcs11conf.AttributeRule, op pkcs11conf.Operation, cls, kt, typ uint) bool {
+	probe := []pkcs11conf.Attribute{aBytes(typ, []byte("hsmstore-probe"))}
+	for _, a := range pkcs11conf.ApplyRules(probe, rules, op, cls, kt) {
+		if a.Type == typ {
+			return a.Kind != pkcs11conf.Bytes || string(a.Bytes) != "hsmstore-probe"
+		}
+	}
+	return true // a null value removed it
 }
 
 // handleSigner is a crypto.Signer over a private key handle, for x509.CreateCertificate.
@@ -862,7 +1053,8 @@ func (s *Store) importPair(ctx context.Context, alias string, km secrets.KeyMate
 	default:
 		return fmt.Errorf("cannot import a private key of type %T", km.Private)
 	}
-	tmpl := s.template(pkcs11conf.OpImport, pkcs11.CKO_PRIVATE_KEY, kt, privDefaults(kt, km.Extractable), append(privForced(alias, kt), keyAttrs...))
+	asked := pkcs11conf.Combine(pkcs11conf.ApplyRules(privDefaults(kt, km.Extractable), s.tmpl, pkcs11conf.OpImport, pkcs11.CKO_PRIVATE_KEY, kt), append(privForced(alias, kt, km.Extractable), keyAttrs...))
+	tmpl := pkcs11conf.PKCS11Attributes(asked)
 	err := s.write(ctx, func(sh pkcs11.SessionHandle, sent *bool) (bool, error) {
 		*sent = true
 		_, err := s.c.p11.CreateObject(sh, tmpl)
@@ -872,6 +1064,9 @@ func (s *Store) importPair(ctx context.Context, alias string, km secrets.KeyMate
 		return false, nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := s.checkPrivate(ctx, alias, kt, asked, pkcs11conf.OpImport, km.Chain[0].PublicKey); err != nil {
 		return err
 	}
 	err = s.storeCert(ctx, alias, km.Chain[0])

@@ -56,6 +56,9 @@ type module struct {
 	// it around its calls, and so do connect and release for theirs on a module that is in
 	// use. Recovery needs not: it holds every connection's mu for writing.
 	calls chan struct{}
+
+	// cEncrypt is the module's own C_Encrypt (see conn.encryptSized), nil if not found.
+	cEncrypt unsafe.Pointer
 }
 
 // serialModule reports whether the module at path must get one call at a time.
