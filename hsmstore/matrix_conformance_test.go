@@ -106,8 +106,8 @@ func suiteExpect(module string) func(s secrets.Store, op secretstest.Op) error {
 // Entries: an HMAC key (512 bits: HMAC-SHA384/512 want keys as long as the hash on
 // SoftHSM), an AES key, an RSA and an EC key pair and a trusted certificate; extractable
 // where the token can hold extractable secret keys (not NSS, not tpm2). tpm2-pkcs11 makes no
-// keys through PKCS#11 (no C_GenerateKey, and key-pair generation is a known defect of the
-// matrix), so there tpm2_ptool makes them; opencryptoki has no EC at all, so no EC entry.
+// secret keys through PKCS#11 (no C_GenerateKey) and imports none (C_CreateObject), so there
+// tpm2_ptool makes the entries; opencryptoki has no EC at all, so no EC entry.
 func TestMatrixConformance(t *testing.T) {
 	if os.Getenv("SECRETSTORES_MATRIX_MODULE") == "" {
 		// The children mostly wait for their modules' daemons: they run side by side.
