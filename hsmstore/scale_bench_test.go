@@ -248,6 +248,24 @@ func BenchmarkScaleToken(b *testing.B) {
 				i++
 			}
 		})
+		// The same comparison interleaved (scalebench.Paired): the ratio to quote on a
+		// loaded machine.
+		b.Run(name+"/paired/entry", func(b *testing.B) {
+			scalebench.Paired(b, 1, func(i int) error {
+				_, err := st.Entry(ctx, scaleAlias((i*7919)%n))
+				return err
+			}, func(i int) error {
+				hs := t.find(b, pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY), pkcs11.NewAttribute(pkcs11.CKA_LABEL, scaleAlias((i*7919+n/2)%n)))
+				if len(hs) != 1 {
+					return fmt.Errorf("%d objects", len(hs))
+				}
+				_, err := t.p11.GetAttributeValue(t.sh, hs[0], []*pkcs11.Attribute{
+					pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, nil), pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, nil),
+					pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, nil), pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, nil),
+				})
+				return err
+			})
+		})
 		e, err := st.Entry(ctx, scaleAlias(n/2))
 		if err != nil {
 			b.Fatal(err)

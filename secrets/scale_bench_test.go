@@ -2,6 +2,7 @@ package secrets_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -168,6 +169,32 @@ func BenchmarkScaleProvider(b *testing.B) {
 				}
 				i++
 			}
+		})
+		// The same comparisons, interleaved (scalebench.Paired): the ratios to quote on a
+		// loaded machine.
+		b.Run(scalebench.Name("ids", n)+"/paired/active", func(b *testing.B) {
+			scalebench.Paired(b, 256, func(i int) error {
+				_, err := p.Active(ctx, f.ids[spread(i, n)], secrets.Sign)
+				return err
+			}, func(i int) error {
+				if fl.active(f.ids[spread(i+n/2, n)], secrets.Sign) == nil {
+					return errors.New("missing")
+				}
+				return nil
+			})
+		})
+		b.Run(scalebench.Name("ids", n)+"/paired/named", func(b *testing.B) {
+			scalebench.Paired(b, 256, func(i int) error {
+				j := spread(i, n)
+				_, err := p.Named(ctx, f.ids[j], secrets.Verify, f.olds[j])
+				return err
+			}, func(i int) error {
+				j := spread(i+n/2, n)
+				if fl.named(f.ids[j], secrets.Verify, f.olds[j]) == nil {
+					return errors.New("missing")
+				}
+				return nil
+			})
 		})
 		p.Close()
 	}
