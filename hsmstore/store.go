@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"sync/atomic"
 
@@ -239,24 +240,58 @@ func (s *Store) Entry(ctx context.Context, alias string) (secrets.Entry, error) 
 func (s *Store) resolve(sh pkcs11.SessionHandle, alias string) (secrets.Entry, error) {
 	p := s.c.p11
 	a := []byte(alias)
-	secretsL, err := findObjects(p, sh, []*pkcs11.Attribute{class(pkcs11.CKO_SECRET_KEY), pkcs11.NewAttribute(pkcs11.CKA_LABEL, a)})
+	// Two searches over every class, the objects labelled alias and those whose CKA_ID is
+	// alias, then one attribute read per object found to learn its class: PKCS#11 templates
+	// only AND, and a search costs the module a pass over the token, which this keeps to two
+	// where a search per (class, attribute) made three to five. A lone object's class is read
+	// with a secret key's attributes (the usual HMAC or AES alias: one read in all).
+	byLabel, err := findObjects(p, sh, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_LABEL, a)})
 	if err != nil {
 		return nil, err
 	}
-	if len(secretsL) == 0 {
-		if secretsL, err = findObjects(p, sh, []*pkcs11.Attribute{class(pkcs11.CKO_SECRET_KEY), pkcs11.NewAttribute(pkcs11.CKA_ID, a)}); err != nil {
-			return nil, err
+	byID, err := findObjects(p, sh, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, a)})
+	if err != nil {
+		return nil, err
+	}
+	all := union(slices.Clone(byLabel), byID)
+	classes := make(map[pkcs11.ObjectHandle]uint, len(all))
+	var lone map[uint][]byte // the secret key attributes of the only object found
+	if len(all) == 1 {
+		if at, ok := secretAttrsWithClass(p, sh, all[0]); ok {
+			if c, ok := ulongOf(at[pkcs11.CKA_CLASS]); ok && c == pkcs11.CKO_SECRET_KEY {
+				classes[all[0]], lone = c, at
+			}
 		}
 	}
-	privs, err := findObjects(p, sh, []*pkcs11.Attribute{class(pkcs11.CKO_PRIVATE_KEY), pkcs11.NewAttribute(pkcs11.CKA_ID, a)})
-	if err != nil {
-		return nil, err
+	for _, h := range all {
+		if _, done := classes[h]; done {
+			continue
+		}
+		at, err := attrs(p, sh, h, pkcs11.CKA_CLASS)
+		if err != nil {
+			return nil, err
+		}
+		if c, ok := ulongOf(at[pkcs11.CKA_CLASS]); ok {
+			classes[h] = c
+		}
 	}
-	privsL, err := findObjects(p, sh, []*pkcs11.Attribute{class(pkcs11.CKO_PRIVATE_KEY), pkcs11.NewAttribute(pkcs11.CKA_LABEL, a)})
-	if err != nil {
-		return nil, err
+	of := func(hs []pkcs11.ObjectHandle, c uint) []pkcs11.ObjectHandle {
+		var out []pkcs11.ObjectHandle
+		for _, h := range hs {
+			if cl, ok := classes[h]; ok && cl == c {
+				out = append(out, h)
+			}
+		}
+		return out
 	}
-	privs = union(privs, privsL)
+	secretsL := of(byLabel, pkcs11.CKO_SECRET_KEY)
+	if len(secretsL) == 0 {
+		secretsL = of(byID, pkcs11.CKO_SECRET_KEY)
+	}
+	privs := union(of(byID, pkcs11.CKO_PRIVATE_KEY), of(byLabel, pkcs11.CKO_PRIVATE_KEY))
+	if len(secretsL) == 1 && len(privs) == 0 && lone != nil {
+		return s.secretEntryFrom(alias, secretsL[0], lone)
+	}
 	switch {
 	case len(secretsL) > 1:
 		return nil, fmt.Errorf("%d secret keys are labelled %q: delete or relabel all but one", len(secretsL), alias)
@@ -269,10 +304,7 @@ func (s *Store) resolve(sh pkcs11.SessionHandle, alias string) (secrets.Entry, e
 	case len(privs) == 1:
 		return s.privateEntry(sh, alias, privs[0])
 	}
-	certs, err := findObjects(p, sh, []*pkcs11.Attribute{class(pkcs11.CKO_CERTIFICATE), pkcs11.NewAttribute(pkcs11.CKA_LABEL, a)})
-	if err != nil {
-		return nil, err
-	}
+	certs := of(byLabel, pkcs11.CKO_CERTIFICATE)
 	switch len(certs) {
 	case 0:
 		// Nothing: or a lost login, which hides every private object without an error.
@@ -331,11 +363,39 @@ func readCert(p *pkcs11.Ctx, sh pkcs11.SessionHandle, h pkcs11.ObjectHandle) (*x
 	return cert, nil
 }
 
+// secretReadAttrs are the attributes secretEntry reads.
+var secretReadAttrs = []uint{pkcs11.CKA_KEY_TYPE, pkcs11.CKA_EXTRACTABLE, pkcs11.CKA_SENSITIVE, pkcs11.CKA_VALUE_LEN, pkcs11.CKA_CHECK_VALUE}
+
+// secretAttrsWithClass reads CKA_CLASS and secretReadAttrs of h in one call; ok is false when the
+// token refuses one of them (h is not a secret key, or one it reads otherwise: the caller
+// then reads the class alone).
+func secretAttrsWithClass(p *pkcs11.Ctx, sh pkcs11.SessionHandle, h pkcs11.ObjectHandle) (map[uint][]byte, bool) {
+	q := make([]*pkcs11.Attribute, 0, 1+len(secretReadAttrs))
+	q = append(q, pkcs11.NewAttribute(pkcs11.CKA_CLASS, nil))
+	for _, t := range secretReadAttrs {
+		q = append(q, pkcs11.NewAttribute(t, nil))
+	}
+	res, err := p.GetAttributeValue(sh, h, q)
+	if err != nil {
+		return nil, false
+	}
+	out := make(map[uint][]byte, len(res))
+	for _, a := range res {
+		out[a.Type] = a.Value
+	}
+	return out, true
+}
+
 func (s *Store) secretEntry(sh pkcs11.SessionHandle, alias string, h pkcs11.ObjectHandle) (secrets.Entry, error) {
-	at, err := attrs(s.c.p11, sh, h, pkcs11.CKA_KEY_TYPE, pkcs11.CKA_EXTRACTABLE, pkcs11.CKA_SENSITIVE, pkcs11.CKA_VALUE_LEN, pkcs11.CKA_CHECK_VALUE)
+	at, err := attrs(s.c.p11, sh, h, secretReadAttrs...)
 	if err != nil {
 		return nil, err
 	}
+	return s.secretEntryFrom(alias, h, at)
+}
+
+// secretEntryFrom makes the entry of secret key h from its secretReadAttrs.
+func (s *Store) secretEntryFrom(alias string, h pkcs11.ObjectHandle, at map[uint][]byte) (secrets.Entry, error) {
 	kt, ok := ulongOf(at[pkcs11.CKA_KEY_TYPE])
 	if !ok {
 		return nil, errors.New("secret key without a readable CKA_KEY_TYPE")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,9 +40,9 @@ type Provider struct {
 	stores []Store
 	names  map[string]int
 	plans  map[planKey]*plan // read-only after NewProvider
-	ids    map[string][]Purpose
 	lease  time.Duration
 	now    func() time.Time
+	epoch  time.Time // the zero of clock()
 	log    *slog.Logger
 	owned  bool // Close closes the stores (they were opened by Open)
 
@@ -72,35 +73,24 @@ type group struct {
 	stores []int
 }
 
+// A plan is one (secret id, purpose): its aliases and its cached keys. The caches come first:
+// a warm call reads them and nothing else of the plan.
 type plan struct {
-	id     string
-	pu     Purpose
-	groups []group
-	active atomic.Pointer[cachedSecret]
+	active activeSlot
 	valid  atomic.Pointer[cachedValid]
-}
-
-type cachedSecret struct {
-	s   *Secret
-	exp time.Time
-	gen uint64
-}
-
-type cachedValid struct {
-	s   []*Secret
-	exp time.Time
-	gen uint64
+	id     string  // the mapping's, not a caller's (which may pin a larger buffer)
+	groups []group // shared, read-only, between plans of one id with the same groups
 }
 
 type entrySlot struct {
 	e   Entry
-	exp time.Time
+	exp int64 // on the Provider's clock
 }
 
 type flight struct {
 	done      chan struct{}
 	e         Entry
-	exp       time.Time // when e's lease ends
+	exp       int64 // when e's lease ends, on the Provider's clock
 	err       error
 	abandoned bool // the lookup failed with its caller's ctx done: waiters look again
 }
@@ -115,7 +105,6 @@ func NewProvider(stores []Store, mappings []Mapping, opts ProviderOptions) (*Pro
 		stores:  append([]Store(nil), stores...),
 		names:   make(map[string]int, len(stores)),
 		plans:   make(map[planKey]*plan),
-		ids:     make(map[string][]Purpose),
 		lease:   opts.Lease,
 		now:     opts.Now,
 		log:     opts.Logger,
@@ -132,6 +121,7 @@ func NewProvider(stores []Store, mappings []Mapping, opts ProviderOptions) (*Pro
 	if p.log == nil {
 		p.log = slog.Default()
 	}
+	p.epoch = p.now()
 	for i, s := range stores {
 		if s == nil {
 			return nil, fmt.Errorf("secrets: store %d is nil", i)
@@ -184,9 +174,8 @@ func NewProvider(stores []Store, mappings []Mapping, opts ProviderOptions) (*Pro
 			k := planKey{m.SecretID, t}
 			pl := p.plans[k]
 			if pl == nil {
-				pl = &plan{id: m.SecretID, pu: t}
+				pl = &plan{id: m.SecretID}
 				p.plans[k] = pl
-				p.ids[m.SecretID] = append(p.ids[m.SecretID], t)
 			}
 		aliases:
 			for _, a := range m.Aliases {
@@ -204,6 +193,16 @@ func NewProvider(stores []Store, mappings []Mapping, opts ProviderOptions) (*Pro
 			}
 		}
 	}
+	// Plans of one id usually have the same groups (one mapping listing several purposes):
+	// share them, so an id holds them once.
+	for k, pl := range p.plans {
+		for _, t := range purposes {
+			if o := p.plans[planKey{k.id, t}]; o != nil && o != pl && sameGroups(o.groups, pl.groups) {
+				pl.groups = o.groups
+				break
+			}
+		}
+	}
 	for i, s := range p.stores {
 		if n, ok := s.(Notifier); ok {
 			i := i
@@ -211,6 +210,37 @@ func NewProvider(stores []Store, mappings []Mapping, opts ProviderOptions) (*Pro
 		}
 	}
 	return p, nil
+}
+
+// purposes are the valid purposes, in the order error messages list them.
+var purposes = [...]Purpose{Encrypt, Decrypt, Sign, Verify, Generic}
+
+// canonical returns the package's constant equal to pu (one of purposes), so a Secret does not
+// hold a caller's string.
+func canonical(pu Purpose) Purpose {
+	for _, c := range purposes {
+		if c == pu {
+			return c
+		}
+	}
+	return pu
+}
+
+func sameGroups(a, b []group) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].alias != b[i].alias || len(a[i].stores) != len(b[i].stores) {
+			return false
+		}
+		for j := range a[i].stores {
+			if a[i].stores[j] != b[i].stores[j] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func containsInt(s []int, v int) bool {
@@ -252,11 +282,23 @@ func (p *Provider) Lease() time.Duration {
 // A warm call (entry cached and its lease running) touches no store and does not allocate.
 func (p *Provider) Active(ctx context.Context, secretID string, pu Purpose) (*Secret, error) {
 	if pl := p.plans[planKey{secretID, pu}]; pl != nil {
-		if c := pl.active.Load(); c != nil && c.gen == p.gen.Load() && p.now().Before(c.exp) && !p.closed.Load() {
-			return c.s, nil
+		if s := pl.active.load(p.gen.Load(), p.clock()); s != nil && !p.closed.Load() {
+			return s, nil
 		}
 	}
 	return p.activeSlow(ctx, secretID, pu)
+}
+
+// clock is the Provider's clock: nanoseconds since NewProvider (monotonic when Now is
+// time.Now). Leases are compared on it.
+func (p *Provider) clock() int64 { return int64(p.now().Sub(p.epoch)) }
+
+// leaseEnd returns now plus the lease, saturating.
+func (p *Provider) leaseEnd(now int64) int64 {
+	if e := now + int64(p.lease); e >= now {
+		return e
+	}
+	return math.MaxInt64
 }
 
 func (p *Provider) activeSlow(ctx context.Context, secretID string, pu Purpose) (*Secret, error) {
@@ -268,13 +310,13 @@ func (p *Provider) activeSlow(ctx context.Context, secretID string, pu Purpose) 
 		return nil, &KeyError{Op: "active", SecretID: secretID, Purpose: pu, Err: fmt.Errorf("%w: the mapping lists no alias", ErrNotFound)}
 	}
 	gen := p.gen.Load()
-	s, exp, err := p.resolve(ctx, pl, pl.groups[0])
+	s, exp, err := p.resolve(ctx, pl, pu, pl.groups[0])
 	if err != nil {
 		return nil, err
 	}
 	if p.lease > 0 {
 		// The entry's own lease, not a new one: an entry cached earlier expires when it does.
-		pl.active.Store(&cachedSecret{s: s, exp: exp, gen: gen})
+		pl.active.store(s, exp, gen)
 	}
 	return s, nil
 }
@@ -287,8 +329,8 @@ func (p *Provider) activeSlow(ctx context.Context, secretID string, pu Purpose) 
 // outage: ErrUnavailable) are returned, never skipped. The slice is the caller's.
 func (p *Provider) Valid(ctx context.Context, secretID string, pu Purpose) ([]*Secret, error) {
 	if pl := p.plans[planKey{secretID, pu}]; pl != nil {
-		if c := pl.valid.Load(); c != nil && c.gen == p.gen.Load() && p.now().Before(c.exp) && !p.closed.Load() {
-			return append([]*Secret(nil), c.s...), nil
+		if c := pl.valid.Load(); c.fresh(p.gen.Load(), p.clock()) && !p.closed.Load() {
+			return c.secrets(), nil
 		}
 	}
 	pl, err := p.plan(ctx, secretID, pu)
@@ -302,15 +344,13 @@ func (p *Provider) Valid(ctx context.Context, secretID string, pu Purpose) ([]*S
 	gen := p.gen.Load()
 	var out []*Secret
 	var firstErr error
-	var exp time.Time // the earliest lease of the entries in out
+	exp := int64(math.MaxInt64) // the earliest lease of the entries in out
 	for _, g := range groups {
-		s, e, err := p.resolve(ctx, pl, g)
+		s, e, err := p.resolve(ctx, pl, pu, g)
 		switch {
 		case err == nil:
 			out = append(out, s)
-			if exp.IsZero() || e.Before(exp) {
-				exp = e
-			}
+			exp = min(exp, e)
 		case errors.Is(err, ErrNotFound):
 			if firstErr == nil {
 				firstErr = err
@@ -327,7 +367,7 @@ func (p *Provider) Valid(ctx context.Context, secretID string, pu Purpose) ([]*S
 		return nil, firstErr
 	}
 	if p.lease > 0 {
-		pl.valid.Store(&cachedValid{s: out, exp: exp, gen: gen})
+		pl.valid.Store(newCachedValid(out, exp, gen))
 	}
 	return append([]*Secret(nil), out...), nil
 }
@@ -345,21 +385,16 @@ func (p *Provider) Valid(ctx context.Context, secretID string, pu Purpose) ([]*S
 func (p *Provider) Named(ctx context.Context, secretID string, pu Purpose, alias string) (*Secret, error) {
 	if pl := p.plans[planKey{secretID, pu}]; pl != nil {
 		// One clock reading on the warm path: time.Now is most of a warm call's cost.
-		now := p.now()
+		now := p.clock()
 		c := pl.valid.Load()
-		if c == nil || c.gen != p.gen.Load() || !now.Before(c.exp) || p.closed.Load() {
+		if !c.fresh(p.gen.Load(), now) || p.closed.Load() {
 			// Cold: resolve the valid keys once (cached), then look among them.
 			p.Valid(ctx, secretID, pu) //nolint:errcheck // errors are reported below
 			c = pl.valid.Load()
-			now = p.now()
+			now = p.clock()
 		}
-		if c != nil && c.gen == p.gen.Load() && now.Before(c.exp) && !p.closed.Load() {
-			for _, s := range c.s {
-				if s.entry.Alias() == alias {
-					return s, nil
-				}
-			}
-			if s := foldMatch(c.s, alias); s != nil {
+		if c.fresh(p.gen.Load(), now) && !p.closed.Load() {
+			if s := c.named(alias); s != nil {
 				return s, nil
 			}
 		}
@@ -375,7 +410,7 @@ func (p *Provider) Named(ctx context.Context, secretID string, pu Purpose, alias
 	var byMapping *Secret
 	for _, g := range groups {
 		if g.alias == alias {
-			s, _, err := p.resolve(ctx, pl, g)
+			s, _, err := p.resolve(ctx, pl, pu, g)
 			if err != nil || s.Alias() == alias {
 				return s, err
 			}
@@ -450,11 +485,13 @@ func (p *Provider) plan(ctx context.Context, secretID string, pu Purpose) (*plan
 	if pl := p.plans[planKey{secretID, pu}]; pl != nil {
 		return pl, nil
 	}
-	if have := p.ids[secretID]; len(have) > 0 {
-		names := make([]string, len(have))
-		for i, h := range have {
-			names[i] = string(h)
+	var names []string
+	for _, h := range purposes {
+		if p.plans[planKey{secretID, h}] != nil {
+			names = append(names, string(h))
 		}
+	}
+	if len(names) > 0 {
 		return nil, &KeyError{Op: "lookup", SecretID: secretID, Purpose: pu,
 			Err: fmt.Errorf("%w: the secret id is mapped for %s only; add %s to its mapping's types", ErrNoMapping, strings.Join(names, ", "), pu)}
 	}
@@ -464,7 +501,8 @@ func (p *Provider) plan(ctx context.Context, secretID string, pu Purpose) (*plan
 
 // resolve returns the Secret for one group: the first of its stores that has the alias, and
 // when the lease of its cached entry ends.
-func (p *Provider) resolve(ctx context.Context, pl *plan, g group) (*Secret, time.Time, error) {
+func (p *Provider) resolve(ctx context.Context, pl *plan, pu Purpose, g group) (*Secret, int64, error) {
+	pu = canonical(pu)
 	var missing []string
 	for _, si := range g.stores {
 		e, exp, err := p.entry(ctx, si, g.alias)
@@ -473,15 +511,15 @@ func (p *Provider) resolve(ctx context.Context, pl *plan, g group) (*Secret, tim
 			continue
 		}
 		if err != nil {
-			return nil, time.Time{}, &KeyError{Op: "lookup", Store: p.stores[si].Name(), Alias: g.alias, SecretID: pl.id, Purpose: pl.pu, Err: unwrapKeyError(err)}
+			return nil, 0, &KeyError{Op: "lookup", Store: p.stores[si].Name(), Alias: g.alias, SecretID: pl.id, Purpose: pu, Err: unwrapKeyError(err)}
 		}
-		if e.Kind() == KindCertificate && (pl.pu == Sign || pl.pu == Decrypt) {
-			return nil, time.Time{}, &KeyError{Op: "lookup", Store: p.stores[si].Name(), Alias: g.alias, SecretID: pl.id, Purpose: pl.pu,
-				Err: fmt.Errorf("%w: the entry is a certificate without a private key, it cannot serve %s", ErrWrongKind, pl.pu)}
+		if e.Kind() == KindCertificate && (pu == Sign || pu == Decrypt) {
+			return nil, 0, &KeyError{Op: "lookup", Store: p.stores[si].Name(), Alias: g.alias, SecretID: pl.id, Purpose: pu,
+				Err: fmt.Errorf("%w: the entry is a certificate without a private key, it cannot serve %s", ErrWrongKind, pu)}
 		}
-		return &Secret{entry: e, store: p.stores[si].Name(), secretID: pl.id, purpose: pl.pu}, exp, nil
+		return &Secret{entry: e, store: p.stores[si].Name(), secretID: pl.id, purpose: pu}, exp, nil
 	}
-	return nil, time.Time{}, &KeyError{Op: "lookup", Store: strings.Join(missing, ", "), Alias: g.alias, SecretID: pl.id, Purpose: pl.pu, Err: ErrNotFound}
+	return nil, 0, &KeyError{Op: "lookup", Store: strings.Join(missing, ", "), Alias: g.alias, SecretID: pl.id, Purpose: pu, Err: ErrNotFound}
 }
 
 // unwrapKeyError strips a store's own *KeyError naming the same alias, to keep messages short.
@@ -497,11 +535,11 @@ func unwrapKeyError(err error) error {
 // A caller that waited on a lookup which ended because its leader's ctx was done looks again
 // with its own ctx, rather than returning another caller's cancellation. exp is when the
 // entry's lease ends (the lookup's time plus the lease).
-func (p *Provider) entry(ctx context.Context, si int, alias string) (e Entry, exp time.Time, err error) {
+func (p *Provider) entry(ctx context.Context, si int, alias string) (e Entry, exp int64, err error) {
 	k := entryKey{si, alias}
 	for {
 		p.mu.Lock()
-		if sl, ok := p.entries[k]; ok && p.now().Before(sl.exp) {
+		if sl, ok := p.entries[k]; ok && p.clock() < sl.exp {
 			p.mu.Unlock()
 			return sl.e, sl.exp, nil
 		}
@@ -514,14 +552,14 @@ func (p *Provider) entry(ctx context.Context, si int, alias string) (e Entry, ex
 				}
 				return f.e, f.exp, f.err
 			case <-ctx.Done():
-				return nil, time.Time{}, ctx.Err()
+				return nil, 0, ctx.Err()
 			}
 		}
 		f := &flight{done: make(chan struct{})}
 		p.flights[k] = f
 		gen := p.gen.Load()
 		// The lease runs from the lookup's start: the store may have changed since.
-		f.exp = p.now().Add(p.lease)
+		f.exp = p.leaseEnd(p.clock())
 		p.mu.Unlock()
 
 		f.e, f.err = p.stores[si].Entry(ctx, alias)

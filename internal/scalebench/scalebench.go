@@ -94,3 +94,42 @@ func Concurrent(b *testing.B, g int, op func(worker int) error) {
 
 // Name is the sub-benchmark name of a size.
 func Name(what string, n int) string { return fmt.Sprintf("%s=%d", what, n) }
+
+// Paired times op beside its floor in the same loop, alternating blocks of block calls of
+// each (op first in one iteration, the floor first in the next), so that both see the same
+// load on a shared machine: run-to-run drift on a loaded machine moves separate benchmarks
+// by 2× and more, and a ratio of two benchmarks run seconds apart carries it. It reports
+// op-ns and floor-ns (per call) and x-floor (their ratio); ns/op is a block of each. op and
+// floor get the call's index; give the floor other keys than op for the same index (an op
+// must not warm the floor's data).
+func Paired(b *testing.B, block int, op, floor func(i int) error) {
+	b.Helper()
+	var tOp, tFloor time.Duration
+	calls, i := 0, 0
+	run := func(f func(int) error, d *time.Duration) {
+		t0 := time.Now()
+		for k := range block {
+			if err := f(i + k); err != nil {
+				b.Fatal(err)
+			}
+		}
+		*d += time.Since(t0)
+	}
+	for b.Loop() {
+		if calls%2 == 0 {
+			run(op, &tOp)
+			run(floor, &tFloor)
+		} else {
+			run(floor, &tFloor)
+			run(op, &tOp)
+		}
+		calls++
+		i += block
+	}
+	n := float64(calls * block)
+	b.ReportMetric(float64(tOp)/n, "op-ns")
+	b.ReportMetric(float64(tFloor)/n, "floor-ns")
+	if tFloor > 0 {
+		b.ReportMetric(float64(tOp)/float64(tFloor), "x-floor")
+	}
+}
