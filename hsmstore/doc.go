@@ -76,7 +76,11 @@
 //     v1.5 decryption gives no padding oracle: with CKM_RSA_X_509 the raw RSA operation runs
 //     in the token and the padding is checked in constant time in Go (SessionKeyLen as in
 //     crypto/rsa); without it, a failure makes the same token calls as a success and one
-//     error, leaving only the token's own timing (see rsaKey.Decrypt).
+//     error, leaving only the token's own timing (see rsaKey.Decrypt). A private key with
+//     CKA_ALWAYS_AUTHENTICATE=true (another tool's; hsmstore never makes one) needs a
+//     context-specific login before each use, which hsmstore does not do: its Sign and
+//     Decrypt are errors wrapping errors.ErrUnsupported naming the attribute, made before
+//     any call, and never a recovery.
 //   - Export reads CKA_VALUE of a secret key that is extractable and not sensitive; otherwise
 //     an error wraps secrets.ErrNotExtractable and names the attributes to set.
 //

@@ -296,7 +296,15 @@ func (k *aesKey) Open(ctx context.Context, sealed, aad []byte) ([]byte, error) {
 type privKey struct {
 	base
 	ref *objRef
+	// alwaysAuth: the key has CKA_ALWAYS_AUTHENTICATE=true (made by another tool; hsmstore
+	// never makes one): each use needs a context-specific login, which hsmstore does not do.
+	alwaysAuth bool
 }
+
+// errAlwaysAuth is the error of every use of a key with CKA_ALWAYS_AUTHENTICATE=true, made
+// before any PKCS#11 call: the token would answer CKR_USER_NOT_LOGGED_IN, which must not be
+// taken for a lost login (that would re-login and fail again, for every use).
+var errAlwaysAuth = fmt.Errorf("the private key has CKA_ALWAYS_AUTHENTICATE=true: each use needs a context-specific login (C_Login with CKU_CONTEXT_SPECIFIC), which hsmstore does not do; use a key made without it: %w", errors.ErrUnsupported)
 
 type rsaKey struct {
 	privKey
@@ -372,6 +380,9 @@ func (k *rsaKey) Sign(ctx context.Context, digest []byte, opts crypto.SignerOpts
 }
 
 func (k *privKey) sign(ctx context.Context, mech []*pkcs11.Mechanism, input []byte) ([]byte, error) {
+	if k.alwaysAuth {
+		return nil, errAlwaysAuth
+	}
 	var sig []byte
 	err := k.st.do(ctx, func(sh pkcs11.SessionHandle) (bool, error) {
 		p := k.st.c.p11
@@ -411,6 +422,9 @@ func (k *privKey) sign(ctx context.Context, mech []*pkcs11.Mechanism, input []by
 // which hsmstore cannot control (SoftHSM, for one, logs the failure); SessionKeyLen then
 // returns the random key for every failure of the token.
 func (k *rsaKey) Decrypt(ctx context.Context, ciphertext []byte, opts crypto.DecrypterOpts) ([]byte, error) {
+	if k.alwaysAuth {
+		return nil, errAlwaysAuth
+	}
 	mech := mechRSAPKCS
 	oaepSHA2 := false
 	sessionKeyLen := 0

@@ -239,3 +239,53 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestAlwaysAuthenticateKey: a private key another tool made with CKA_ALWAYS_AUTHENTICATE=true
+// needs a context-specific login before each use, which hsmstore does not do. Using it is an
+// error wrapping errors.ErrUnsupported naming the attribute, made before any PKCS#11 call:
+// the token's CKR_USER_NOT_LOGGED_IN is not taken for a lost login, nothing recovers, and
+// the token's other keys keep working.
+func TestAlwaysAuthenticateKey(t *testing.T) {
+	ctx := context.Background()
+	tok := softhsmtest.New(t, "alwaysauth")
+	s := open(t, tok)
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawCreate(t, tok,
+		append(rsaPrivAttrs(k), a(pkcs11.CKA_LABEL, "aa"), a(pkcs11.CKA_ID, []byte("aa")), a(pkcs11.CKA_ALWAYS_AUTHENTICATE, true)),
+		certAttrs(certFor(t, &k.PublicKey, k, "aa"), "aa", "aa"),
+		secretAttrs("hmac", "", make([]byte, 32)),
+	)
+	e, err := s.Entry(ctx, "aa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := secrets.NewSecret(s.Name(), e)
+	d := sha256.Sum256([]byte("m"))
+	for i := 0; i < 3; i++ {
+		_, err := sec.Sign(ctx, d[:], crypto.SHA256)
+		if !errors.Is(err, errors.ErrUnsupported) || errors.Is(err, secrets.ErrUnavailable) || !strings.Contains(err.Error(), "CKA_ALWAYS_AUTHENTICATE") {
+			t.Fatalf("sign with a CKA_ALWAYS_AUTHENTICATE key: %v, want ErrUnsupported naming CKA_ALWAYS_AUTHENTICATE", err)
+		}
+		ct, err := rsa.EncryptPKCS1v15(rand.Reader, &k.PublicKey, []byte("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = sec.Decrypt(ctx, ct, nil)
+		if !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "CKA_ALWAYS_AUTHENTICATE") {
+			t.Fatalf("decrypt with a CKA_ALWAYS_AUTHENTICATE key: %v, want ErrUnsupported naming CKA_ALWAYS_AUTHENTICATE", err)
+		}
+	}
+	if st := s.Stats(); st.Recoveries != 0 || st.FailedRecoveries != 0 {
+		t.Fatalf("a key needing a context-specific login made the store recover: %+v", st)
+	}
+	h, err := s.Entry(ctx, "hmac")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secrets.NewSecret(s.Name(), h).MAC(ctx, crypto.SHA256, []byte("m")); err != nil {
+		t.Fatalf("the token's other keys: %v", err)
+	}
+}

@@ -421,10 +421,11 @@ func (s *Store) secretEntryFrom(alias string, h pkcs11.ObjectHandle, at map[uint
 
 func (s *Store) privateEntry(sh pkcs11.SessionHandle, alias string, h pkcs11.ObjectHandle) (secrets.Entry, error) {
 	p := s.c.p11
-	at, err := attrs(p, sh, h, pkcs11.CKA_KEY_TYPE, pkcs11.CKA_ID, pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT, pkcs11.CKA_EC_PARAMS, pkcs11.CKA_DECRYPT)
+	at, err := attrs(p, sh, h, pkcs11.CKA_KEY_TYPE, pkcs11.CKA_ID, pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT, pkcs11.CKA_EC_PARAMS, pkcs11.CKA_DECRYPT, pkcs11.CKA_ALWAYS_AUTHENTICATE)
 	if err != nil {
 		return nil, err
 	}
+	alwaysAuth := boolOf(at[pkcs11.CKA_ALWAYS_AUTHENTICATE])
 	kt, ok := ulongOf(at[pkcs11.CKA_KEY_TYPE])
 	if !ok {
 		return nil, errors.New("private key without a readable CKA_KEY_TYPE")
@@ -483,14 +484,14 @@ func (s *Store) privateEntry(sh pkcs11.SessionHandle, alias string, h pkcs11.Obj
 			return nil, errors.New("the certificate does not hold the private key's public key")
 		}
 		b.kind = secrets.KindRSA
-		return &rsaKey{privKey: privKey{base: b, ref: s.newRef(pkcs11.CKO_PRIVATE_KEY, alias, h, kt, pkcs11.CKA_MODULUS, at[pkcs11.CKA_MODULUS])}, canDecrypt: boolOf(at[pkcs11.CKA_DECRYPT])}, nil
+		return &rsaKey{privKey: privKey{base: b, ref: s.newRef(pkcs11.CKO_PRIVATE_KEY, alias, h, kt, pkcs11.CKA_MODULUS, at[pkcs11.CKA_MODULUS]), alwaysAuth: alwaysAuth}, canDecrypt: boolOf(at[pkcs11.CKA_DECRYPT])}, nil
 	case pkcs11.CKK_EC:
 		ep, ok := pub.(*ecdsa.PublicKey)
 		if !ok {
 			return nil, fmt.Errorf("EC private key without a certificate or public key (have %T)", pub)
 		}
 		b.kind = secrets.KindEC
-		return &ecKey{privKey: privKey{base: b, ref: s.newRef(pkcs11.CKO_PRIVATE_KEY, alias, h, kt, pkcs11.CKA_EC_PARAMS, at[pkcs11.CKA_EC_PARAMS])}, size: (ep.Curve.Params().BitSize + 7) / 8}, nil
+		return &ecKey{privKey: privKey{base: b, ref: s.newRef(pkcs11.CKO_PRIVATE_KEY, alias, h, kt, pkcs11.CKA_EC_PARAMS, at[pkcs11.CKA_EC_PARAMS]), alwaysAuth: alwaysAuth}, size: (ep.Curve.Params().BitSize + 7) / 8}, nil
 	}
 	return nil, fmt.Errorf("private key of unsupported CKA_KEY_TYPE 0x%x: %w", kt, errors.ErrUnsupported)
 }
