@@ -602,7 +602,7 @@ func (s *Store) trialSign(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, kt uin
 	in := digest[:]
 	switch {
 	case kt == pkcs11.CKK_RSA && s.c.hasMech(pkcs11.CKM_RSA_PKCS):
-		mech, in = pkcs11.CKM_RSA_PKCS, append(append([]byte{}, sha256DigestInfo...), digest[:]...)
+		mech, in = pkcs11.CKM_RSA_PKCS, append(append([]byte{}, digestInfo[crypto.SHA256]...), digest[:]...)
 	case kt == pkcs11.CKK_EC && s.c.hasMech(pkcs11.CKM_ECDSA):
 		mech = pkcs11.CKM_ECDSA
 	default:
@@ -637,9 +637,6 @@ func (s *Store) trialSign(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, kt uin
 	}
 	return nil
 }
-
-// sha256DigestInfo is the DER prefix of a SHA-256 DigestInfo (RFC 8017, 9.2 note 1).
-var sha256DigestInfo = []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}
 
 func secretAttrs(kind secrets.Kind, extractable bool) (kt uint, defaults []pkcs11conf.Attribute) {
 	defaults = []pkcs11conf.Attribute{

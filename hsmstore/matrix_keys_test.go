@@ -21,22 +21,38 @@ import (
 	"github.com/secretstores/secretstores/secrets/storekit"
 )
 
-// rawObjects counts the objects with CKA_ID id on tok, through a miekg/pkcs11 handle on the
-// module the Store already initialised in this process (never finalised here).
-func rawObjects(t *testing.T, tok *p11test.Token, id string) map[uint]int {
+// storeSession opens a session on tok, logged in, through a miekg/pkcs11 handle on the module
+// a Store already initialised in this process (C_Initialize answers
+// CKR_CRYPTOKI_ALREADY_INITIALIZED, or nothing through p11-kit's client, which counts
+// initialisations); the module is never finalised here. The session is closed when the test
+// ends.
+func storeSession(t *testing.T, tok *p11test.Token) (*pkcs11.Ctx, pkcs11.SessionHandle) {
 	t.Helper()
 	p := pkcs11.New(tok.Module.Path)
 	if err := tok.Module.Initialize(p); err != nil && !errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED)) {
+		p.Destroy()
 		t.Fatal(err)
 	}
 	sh, err := p.OpenSession(tok.SlotID, pkcs11.CKF_SERIAL_SESSION)
 	if err != nil {
+		p.Destroy()
 		t.Fatal(err)
 	}
-	defer p.CloseSession(sh)
+	t.Cleanup(func() {
+		_ = p.CloseSession(sh)
+		p.Destroy()
+	})
 	if err := p.Login(sh, pkcs11.CKU_USER, tok.PIN); err != nil && !errors.Is(err, pkcs11.Error(pkcs11.CKR_USER_ALREADY_LOGGED_IN)) {
 		t.Fatal(err)
 	}
+	return p, sh
+}
+
+// rawObjects counts the objects with CKA_ID id on tok, through a miekg/pkcs11 handle on the
+// module the Store already initialised in this process (never finalised here).
+func rawObjects(t *testing.T, tok *p11test.Token, id string) map[uint]int {
+	t.Helper()
+	p, sh := storeSession(t, tok)
 	if err := p.FindObjectsInit(sh, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, []byte(id))}); err != nil {
 		t.Fatal(err)
 	}
@@ -293,15 +309,7 @@ func TestMatrixPrivateReadBack(t *testing.T) {
 // rawBool reads the boolean attribute typ of the private key with CKA_ID id.
 func rawBool(t *testing.T, tok *p11test.Token, id string, typ uint) bool {
 	t.Helper()
-	p := pkcs11.New(tok.Module.Path)
-	if err := tok.Module.Initialize(p); err != nil && !errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED)) {
-		t.Fatal(err)
-	}
-	sh, err := p.OpenSession(tok.SlotID, pkcs11.CKF_SERIAL_SESSION)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.CloseSession(sh)
+	p, sh := storeSession(t, tok)
 	if err := p.FindObjectsInit(sh, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY), pkcs11.NewAttribute(pkcs11.CKA_ID, []byte(id))}); err != nil {
 		t.Fatal(err)
 	}
